@@ -1,0 +1,185 @@
+// The one configuration schema: every key, its type, default and documentation. The Config type is
+// derived from it; docs/configuration.md is generated from it (npm run docs:config) and a test keeps
+// the two in sync.
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units.js';
+
+function fromParser(parse: (v: unknown) => number | string) {
+  return z.union([z.number(), z.string()]).transform((value, ctx) => {
+    const parsed = parse(value);
+    if (typeof parsed === 'string') {
+      ctx.addIssue({ code: 'custom', message: parsed });
+      return z.NEVER;
+    }
+    return parsed;
+  });
+}
+
+const duration = (def: string, doc: string) => fromParser(parseDuration).prefault(def).describe(doc);
+const size = (def: string, doc: string) => fromParser(parseSize).prefault(def).describe(doc);
+
+function int(def: number, min: number, max: number, doc: string) {
+  return z
+    .union([z.number(), z.string()])
+    .transform((value, ctx) => {
+      const n = typeof value === 'number' ? value : value.trim() === '' ? Number.NaN : Number(value);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}` });
+        return z.NEVER;
+      }
+      return n;
+    })
+    .prefault(def)
+    .describe(doc);
+}
+
+const port = (def: number, doc: string) => int(def, 0, 65535, `${doc} 0 picks a free port (logged at start).`);
+
+function bool(def: boolean, doc: string) {
+  return z
+    .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+    .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes')
+    .prefault(def)
+    .describe(doc);
+}
+
+const str = (def: string, doc: string) => z.string().prefault(def).describe(doc);
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T, def: T[number], doc: string) {
+  return z.enum(values).prefault(def).describe(doc);
+}
+
+function list(def: string[], doc: string) {
+  return z
+    .union([z.array(z.string()), z.string()])
+    .transform((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v))
+    .prefault(def)
+    .describe(doc);
+}
+
+/** Protocols the gateway can speak; the order of ocpp.protocols is its preference. */
+export const SUPPORTED_PROTOCOLS = ['ocpp1.6', 'ocpp2.0.1', 'ocpp2.1'] as const;
+
+const section = <T extends z.ZodRawShape>(shape: T, doc: string) => // {} is valid input: every field has its own default.
+  z.strictObject(shape).prefault({} as never).describe(doc);
+
+export const configSchema = z
+  .strictObject({
+    ocpp: section(
+      {
+        host: str('0.0.0.0', 'Address the OCPP WebSocket listener binds to.'),
+        port: port(33033, 'Port of the OCPP WebSocket listener.'),
+        path: str('/ocpp', 'Path prefix; a charge point connects to <path>/<cpId>.'),
+        protocols: list(['ocpp1.6'], 'Subprotocols accepted, in the gateway\'s order of preference. Known: ocpp1.6, ocpp2.0.1, ocpp2.1.'),
+        default_protocol: str('', 'Protocol assumed when a client offers no acceptable subprotocol; empty = refuse with HTTP 400.'),
+        max_id_length: int(48, 1, 1024, 'Longest accepted cpId, in characters after percent-decoding.'),
+        ws_ping_interval: duration('60s', 'Interval of WebSocket pings to each charge point; 0 = no pings.'),
+        keepalive_timeout: duration('180s', 'A charge point silent (no frame, no pong) this long is closed (reason keepalive_timeout); 0 = never.'),
+        keepalive_follow_heartbeat: bool(true, 'After an accepted BootNotification, allow silence of up to 1.5 x its heartbeat interval when that is longer than keepalive_timeout.'),
+        max_frame_size: size('256KiB', 'Largest inbound WebSocket message; larger closes the connection with 1009.'),
+        max_bad_messages: int(10, 0, 1_000_000, 'Malformed frames tolerated per bad_messages_window before closing with 1008 (too_many_bad_messages); 0 = unlimited.'),
+        bad_messages_window: duration('1m', 'Window over which max_bad_messages is counted.'),
+        max_connections: int(100_000, 1, 10_000_000, 'Most charge point connections at once; beyond it upgrades get HTTP 503.'),
+        handshake_timeout: duration('10s', 'Time allowed from TCP accept to a completed WebSocket upgrade (includes authentication).'),
+        max_outbound_buffer: size('4MiB', 'Bytes queued for a charge point that does not read; beyond it the connection is closed (1008, slow_consumer).'),
+        max_inflight_publishes: int(64, 1, 100_000, 'Upstream publishes awaiting the broker per charge point before reading from its socket pauses (backpressure).'),
+      },
+      'The charge point side: WebSocket listener and connection limits.',
+    ),
+    mqtt: section(
+      {
+        url: str('', 'External broker URL (mqtt://, mqtts://, ws://, wss://). Empty = run the embedded broker.'),
+        client_id: str('', 'MQTT client id towards an external broker; empty = ocpp-gateway-<random>.'),
+        username: str('', 'Username towards an external broker.'),
+        password: str('', 'Password towards an external broker.'),
+        qos: int(1, 0, 2, 'QoS of every publish the gateway makes (subscriptions use QoS 1).'),
+        mountpoint: str('ocpp/', 'Prefix of every topic the gateway publishes or subscribes.'),
+        keepalive: duration('60s', 'MQTT keepalive towards an external broker.'),
+        reconnect_period: duration('1s', 'Delay before reconnecting to an external broker.'),
+        embedded: section(
+          {
+            host: str('0.0.0.0', 'Address the embedded broker binds to (TCP and WebSocket).'),
+            port: port(1883, 'TCP port of the embedded broker.'),
+            ws_port: port(8083, 'WebSocket port of the embedded broker.'),
+            ws_enabled: bool(true, 'Serve MQTT over WebSocket as well.'),
+            ws_path: str('/mqtt', 'Path of the embedded broker\'s WebSocket listener.'),
+          },
+          'The embedded broker (used when mqtt.url is empty).',
+        ),
+      },
+      'The service side: the MQTT broker.',
+    ),
+    topics: section(
+      {
+        preset: oneOf(['default'], 'default', 'Topic layout preset.'),
+        up: str('${cpId}/up/${type}/${action}/${messageId}', 'Template of topics for messages from a charge point (after the mountpoint).'),
+        dn: str('${cpId}/dn/${type}/${action}/${messageId}', 'Template of topics for messages to a charge point (after the mountpoint). ${type}, ${action} and ${messageId} must each fill a whole topic level.'),
+        event: str('${cpId}/event/${event}', 'Template of connection event topics.'),
+        status: str('${cpId}/status', 'Template of the retained presence topic.'),
+      },
+      'MQTT topic layout. Placeholders: ${cpId} (= ${clientid}), ${type}, ${action}, ${messageId} (= ${id}), ${protocol}, ${event}.',
+    ),
+    upstream: section(
+      {
+        awaiting_timeout: duration('30s', 'How long a charge point CALL waits for the service\'s answer.'),
+        on_timeout: oneOf(['error', 'silent'], 'error', 'On timeout: answer the charge point with CALLERROR InternalError (error) or send nothing (silent). A gateway timeout error is published either way.'),
+        concurrent_calls: oneOf(['forward', 'reject'], 'forward', 'A second CALL from a charge point while one is pending: forward it (counted) or reject it with a CALLERROR.'),
+      },
+      'Charge point to service CALLs.',
+    ),
+    dnstream: section(
+      {
+        max_mqueue_len: int(100, 0, 100_000, 'CALLs that may wait behind the one in flight to a charge point; overflow gets a queue_full error.'),
+        retry_interval: duration('30s', 'How long one attempt of a downstream CALL waits for the charge point\'s answer.'),
+        max_retries: int(0, 0, 100, 'Re-sends of an unanswered downstream CALL on the same connection before a timeout error.'),
+      },
+      'Service to charge point CALLs.',
+    ),
+    auth: section(
+      {
+        provider: oneOf(['none', 'file'], 'none', 'none: every charge point is admitted; file: HTTP Basic checked against auth.file.'),
+        file: str('', 'Credentials file (YAML or JSON map cpId -> password hash from `ocpp-gateway hash-password`). Reloaded on change and on SIGHUP.'),
+        username_must_match: bool(true, 'The Basic username must equal the cpId; the password is everything after "<cpId>:".'),
+      },
+      'Charge point authentication at the WebSocket upgrade.',
+    ),
+    api: section(
+      {
+        host: str('127.0.0.1', 'Address of the HTTP API and health endpoints.'),
+        port: port(18083, 'Port of the HTTP API.'),
+        enabled: bool(true, 'Serve the HTTP API.'),
+      },
+      'HTTP API.',
+    ),
+    log: section(
+      {
+        level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info', 'Log level (JSON lines on stdout).'),
+      },
+      'Logging.',
+    ),
+    shutdown_timeout: duration('10s', 'Longest a graceful shutdown (SIGTERM/SIGINT) may take before the process exits anyway.'),
+  })
+  .superRefine((cfg, ctx) => {
+    for (const [i, p] of cfg.ocpp.protocols.entries()) {
+      if (!(SUPPORTED_PROTOCOLS as readonly string[]).includes(p)) {
+        ctx.addIssue({ code: 'custom', path: ['ocpp', 'protocols', i], message: `unknown protocol "${p}" (known: ${SUPPORTED_PROTOCOLS.join(', ')})` });
+      }
+    }
+    if (cfg.ocpp.protocols.length === 0) ctx.addIssue({ code: 'custom', path: ['ocpp', 'protocols'], message: 'at least one protocol is required' });
+    if (cfg.ocpp.default_protocol !== '' && !cfg.ocpp.protocols.includes(cfg.ocpp.default_protocol)) {
+      ctx.addIssue({ code: 'custom', path: ['ocpp', 'default_protocol'], message: `must be one of ocpp.protocols (${cfg.ocpp.protocols.join(', ')})` });
+    }
+    if (!cfg.ocpp.path.startsWith('/')) ctx.addIssue({ code: 'custom', path: ['ocpp', 'path'], message: 'must start with "/"' });
+    if (cfg.auth.provider === 'file' && cfg.auth.file === '') {
+      ctx.addIssue({ code: 'custom', path: ['auth', 'file'], message: 'is required when auth.provider is "file"' });
+    }
+    for (const key of ['up', 'dn', 'event', 'status'] as const) {
+      if (!cfg.topics[key].includes('${cpId}') && !cfg.topics[key].includes('${clientid}')) {
+        ctx.addIssue({ code: 'custom', path: ['topics', key], message: 'must contain ${cpId}' });
+      }
+    }
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type Protocol = (typeof SUPPORTED_PROTOCOLS)[number];

@@ -1,0 +1,56 @@
+// The error registry: every way the gateway refuses, drops or ends something, with its stable id and
+// what the outside world sees. docs/errors.md lists the same ids; test/errors.test.ts keeps them in sync.
+
+/** Gateway-originated errors about a service's message, published on .../up/error/{action}/{messageId}
+ *  with errorDetails.gateway.reason. [SPEC §4] */
+export const GATEWAY_ERRORS = {
+  timeout: 'No answer within the time allowed (upstream.awaiting_timeout for a charge point CALL; dnstream.retry_interval x (1 + max_retries) for a service CALL).',
+  queue_full: 'The charge point already has dnstream.max_mqueue_len CALLs waiting behind the one in flight.',
+  invalid_payload: 'The service\'s message is not valid JSON of the expected shape (an object; for errors {errorCode, errorDescription?, errorDetails?}).',
+  invalid_message_id: 'The messageId is empty or longer than 36 characters.',
+  unknown_message_id: 'A response or error for no pending CALL (already answered, timed out, or never sent).',
+  not_connected: 'The charge point disconnected before the message could be sent.',
+  disconnected: 'The charge point disconnected while the CALL was queued or in flight.',
+  duplicate_message_id: 'A CALL with this messageId is already queued or in flight to this charge point.',
+  broker_unavailable: 'The charge point\'s CALL could not be published to the broker; the charge point got a CALLERROR.',
+  unsupported_type: 'The topic\'s {type} is not one the charge point\'s protocol has (e.g. send on OCPP 1.6).',
+} as const;
+export type GatewayErrorReason = keyof typeof GATEWAY_ERRORS;
+
+/** Why a connection ended: the disconnected event's reason, and the WebSocket close code the gateway sends. */
+export const CLOSE_REASONS = {
+  closed_by_cp: { code: null, doc: 'The charge point closed the connection or the socket failed (event code = the code it sent, or 1006).' },
+  replaced: { code: 1000, doc: 'A newer authenticated connection with the same cpId took over.' },
+  kicked: { code: 1000, doc: 'An operator kicked the charge point through the API.' },
+  keepalive_timeout: { code: 1000, doc: 'No frame or pong within the keepalive timeout.' },
+  too_many_bad_messages: { code: 1008, doc: 'More than ocpp.max_bad_messages malformed frames within ocpp.bad_messages_window.' },
+  slow_consumer: { code: 1008, doc: 'More than ocpp.max_outbound_buffer bytes waiting to be written to the charge point.' },
+  frame_too_large: { code: 1009, doc: 'A message larger than ocpp.max_frame_size.' },
+  binary_frame: { code: 1003, doc: 'A binary WebSocket message; OCPP-J is text only.' },
+  invalid_utf8: { code: 1007, doc: 'A text message that is not valid UTF-8.' },
+  shutdown: { code: 1001, doc: 'The gateway is shutting down (SIGTERM/SIGINT).' },
+} as const;
+export type CloseReason = keyof typeof CLOSE_REASONS;
+
+/** Refusals at the WebSocket upgrade, before 101. [SPEC §3] */
+export const UPGRADE_REFUSALS = {
+  path_not_found: { status: 404, doc: 'The path is not under ocpp.path.' },
+  bad_cp_id: { status: 400, doc: 'The cpId is empty, too long, badly percent-encoded, or contains / + # or NUL.' },
+  no_subprotocol: { status: 400, doc: 'No offered subprotocol is in ocpp.protocols and no ocpp.default_protocol is set.' },
+  unauthorized: { status: 401, doc: 'Missing or wrong HTTP Basic credentials (auth.provider file).' },
+  too_many_connections: { status: 503, doc: 'ocpp.max_connections charge points are already connected.' },
+  shutting_down: { status: 503, doc: 'The gateway is shutting down.' },
+  not_ready: { status: 503, doc: 'The broker is not reachable; the charge point should retry later.' },
+  handshake_timeout: { status: 408, doc: 'The upgrade (including authentication) did not finish within ocpp.handshake_timeout.' },
+} as const;
+export type UpgradeRefusal = keyof typeof UPGRADE_REFUSALS;
+
+/** Messages the gateway refused or dropped, published as event/rejected (the frame's sender is the CP). */
+export const REJECTED_REASONS = {
+  malformed_frame: 'The frame is not OCPP-J; a CALLERROR was sent back unless the frame was itself a CALLRESULT/CALLERROR.',
+  unknown_message_id: 'A CALLRESULT/CALLERROR from the charge point for no pending downstream CALL.',
+  duplicate_call: 'A CALL with the messageId of the charge point\'s pending CALL (a retransmission); not published twice.',
+  concurrent_call: 'A second CALL while one is pending, with upstream.concurrent_calls = reject; a CALLERROR was sent back.',
+  unsupported_message_type: 'A message type the connection\'s protocol has but the gateway does not bridge in this direction.',
+} as const;
+export type RejectedReason = keyof typeof REJECTED_REASONS;

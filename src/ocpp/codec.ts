@@ -1,0 +1,146 @@
+// OCPP-J frame codec: text <-> frame, pure, no I/O. Payloads are carried as the exact text the sender
+// wrote (payloadText), so what is bridged is what was sent: no re-serialisation, no lost digits.
+import { MAX_MESSAGE_ID_LENGTH, type MessageTypeId, type ProtocolSpec } from './protocols.js';
+
+export interface CallFrame { readonly type: 2; readonly messageId: string; readonly action: string; readonly payload: object; readonly payloadText: string }
+export interface CallResultFrame { readonly type: 3; readonly messageId: string; readonly payload: object; readonly payloadText: string }
+export interface CallErrorFrame {
+  readonly type: 4 | 5;
+  readonly messageId: string;
+  readonly errorCode: string;
+  readonly errorDescription: string;
+  readonly errorDetails: object;
+}
+export interface SendFrame { readonly type: 6; readonly messageId: string; readonly action: string; readonly payload: object; readonly payloadText: string }
+export type Frame = CallFrame | CallResultFrame | CallErrorFrame | SendFrame;
+
+export type DecodeProblem =
+  | 'not_json'
+  | 'not_array'
+  | 'bad_message_type'
+  | 'unknown_message_type'
+  | 'wrong_arity'
+  | 'bad_message_id'
+  | 'bad_action'
+  | 'bad_payload'
+  | 'bad_error_fields';
+
+export interface DecodeFailure {
+  readonly problem: DecodeProblem;
+  readonly detail: string;
+  /** The MessageTypeId, when the frame got far enough to have one. */
+  readonly messageTypeId?: number;
+  /** The messageId, when it could be read (a string of at most 36 characters). */
+  readonly messageId?: string;
+}
+
+export type DecodeResult = { ok: true; frame: Frame } | { ok: false; failure: DecodeFailure };
+
+/** Arity of each frame kind. [OCPP-J 1.6 §4.2] [OCPP-J 2.1 §4.2] */
+const ARITY: Record<MessageTypeId, number> = { 2: 4, 3: 3, 4: 5, 5: 5, 6: 4 };
+
+function isObject(v: unknown): v is object {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function fail(problem: DecodeProblem, detail: string, messageTypeId?: number, messageId?: string): DecodeResult {
+  const failure: DecodeFailure = {
+    problem,
+    detail,
+    ...(messageTypeId !== undefined ? { messageTypeId } : {}),
+    ...(messageId !== undefined ? { messageId } : {}),
+  };
+  return { ok: false, failure };
+}
+
+/**
+ * Text of the last element of a top-level JSON array, exactly as written. Only called on text that
+ * JSON.parse accepted as an array, so the scan need not validate.
+ */
+export function lastElementText(text: string): string {
+  let depth = 0;
+  let inString = false;
+  let lastSeparator = -1;
+  let close = -1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+      continue;
+    }
+    if (c === 34) inString = true;
+    else if (c === 91 || c === 123) {
+      depth++;
+      if (depth === 1) lastSeparator = i;
+    } else if (c === 93 || c === 125) {
+      depth--;
+      if (depth === 0) close = i;
+    } else if (c === 44 && depth === 1) lastSeparator = i;
+  }
+  return text.slice(lastSeparator + 1, close).trim();
+}
+
+/** Decodes one text frame for a connection that speaks `spec`. */
+export function decodeFrame(text: string, spec: ProtocolSpec): DecodeResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return fail('not_json', `not JSON: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(value)) return fail('not_array', 'an OCPP-J message is a JSON array');
+  const typeId: unknown = value[0];
+  if (typeof typeId !== 'number' || !Number.isInteger(typeId)) {
+    return fail('bad_message_type', 'MessageTypeId must be an integer');
+  }
+  const rawId: unknown = value[1];
+  const messageId = typeof rawId === 'string' && rawId.length > 0 && rawId.length <= MAX_MESSAGE_ID_LENGTH ? rawId : undefined;
+  if (!spec.messageTypes.has(typeId as MessageTypeId)) {
+    return fail('unknown_message_type', `MessageTypeId ${typeId} is not part of ${spec.name}`, typeId, messageId);
+  }
+  const type = typeId as MessageTypeId;
+  if (value.length !== ARITY[type]) {
+    return fail('wrong_arity', `MessageTypeId ${type} takes ${ARITY[type]} elements, got ${value.length}`, type, messageId);
+  }
+  if (messageId === undefined) {
+    const why = typeof rawId !== 'string' ? 'must be a string' : rawId.length === 0 ? 'must not be empty' : `is longer than ${MAX_MESSAGE_ID_LENGTH} characters`;
+    return fail('bad_message_id', `messageId ${why}`, type);
+  }
+  switch (type) {
+    case 2:
+    case 6: {
+      const action: unknown = value[2];
+      if (typeof action !== 'string' || action.length === 0) return fail('bad_action', 'action must be a non-empty string', type, messageId);
+      const payload: unknown = value[3];
+      if (!isObject(payload)) return fail('bad_payload', 'payload must be a JSON object', type, messageId);
+      return { ok: true, frame: { type, messageId, action, payload, payloadText: lastElementText(text) } };
+    }
+    case 3: {
+      const payload: unknown = value[2];
+      if (!isObject(payload)) return fail('bad_payload', 'payload must be a JSON object', type, messageId);
+      return { ok: true, frame: { type, messageId, payload, payloadText: lastElementText(text) } };
+    }
+    case 4:
+    case 5: {
+      const [, , errorCode, errorDescription, errorDetails] = value as unknown[];
+      if (typeof errorCode !== 'string' || errorCode.length === 0) return fail('bad_error_fields', 'errorCode must be a non-empty string', type, messageId);
+      if (typeof errorDescription !== 'string') return fail('bad_error_fields', 'errorDescription must be a string', type, messageId);
+      if (!isObject(errorDetails)) return fail('bad_error_fields', 'errorDetails must be a JSON object', type, messageId);
+      return { ok: true, frame: { type, messageId, errorCode, errorDescription, errorDetails } };
+    }
+  }
+}
+
+/** A CALL (or 2.1 SEND) whose payload is already JSON text. */
+export function encodeCall(messageId: string, action: string, payloadText: string, type: 2 | 6 = 2): string {
+  return `[${type},${JSON.stringify(messageId)},${JSON.stringify(action)},${payloadText}]`;
+}
+
+export function encodeCallResult(messageId: string, payloadText: string): string {
+  return `[3,${JSON.stringify(messageId)},${payloadText}]`;
+}
+
+export function encodeCallError(messageId: string, errorCode: string, errorDescription: string, errorDetails: object, type: 4 | 5 = 4): string {
+  return JSON.stringify([type, messageId, errorCode, errorDescription, errorDetails]);
+}

@@ -1,0 +1,348 @@
+// The channel: one charge point's OCPP-J state machine, pure. It takes inputs (frames from the CP,
+// messages from the service, timer expiries) with the current time and returns actions for the
+// connection to carry out. No sockets, no broker, no clock of its own. [SPEC §5]
+import { encodeCall, encodeCallError, encodeCallResult, type CallErrorFrame, type CallResultFrame, type DecodeFailure, type Frame } from '../ocpp/codec.js';
+import { MAX_MESSAGE_ID_LENGTH, type ProtocolSpec } from '../ocpp/protocols.js';
+import type { GatewayErrorReason, RejectedReason } from '../errors.js';
+
+/** The {type} level of a topic. [SPEC §4] */
+export type MessageKind = 'request' | 'response' | 'error' | 'send' | 'resulterror';
+
+export interface ChannelOptions {
+  readonly spec: ProtocolSpec;
+  readonly awaitingTimeoutMs: number;
+  readonly onUpstreamTimeout: 'error' | 'silent';
+  readonly concurrentCalls: 'forward' | 'reject';
+  readonly maxPendingUpstream: number;
+  readonly maxQueueLength: number;
+  readonly retryIntervalMs: number;
+  readonly maxRetries: number;
+  readonly maxBadMessages: number;
+  readonly badMessagesWindowMs: number;
+}
+
+/** A message a service published on a dn topic. */
+export interface ServiceMessage {
+  readonly type: MessageKind;
+  readonly action: string;
+  readonly messageId: string;
+  /** The MQTT payload as text. */
+  readonly payloadText: string;
+}
+
+export type TimerKey = `up:${string}` | 'dn';
+
+export type ChannelInput =
+  | { readonly kind: 'cp_frame'; readonly frame: Frame }
+  | { readonly kind: 'cp_bad_frame'; readonly failure: DecodeFailure }
+  | { readonly kind: 'service'; readonly message: ServiceMessage }
+  | { readonly kind: 'timer'; readonly timer: TimerKey }
+  /** The publish of the CP's CALL with this id failed (broker unavailable). */
+  | { readonly kind: 'publish_failed'; readonly messageId: string }
+  | { readonly kind: 'disconnected' };
+
+export type ChannelAction =
+  | { readonly kind: 'send'; readonly text: string }
+  | {
+      readonly kind: 'publish';
+      readonly type: MessageKind;
+      readonly action: string;
+      readonly messageId: string;
+      readonly payloadText: string;
+      /** Set on the publish of a CP CALL: its failure must come back as publish_failed. */
+      readonly tracksCall?: true;
+      /** Set on gateway-originated errors. */
+      readonly gatewayReason?: GatewayErrorReason;
+    }
+  | { readonly kind: 'rejected'; readonly reason: RejectedReason; readonly detail: string; readonly messageId?: string; readonly action?: string }
+  | { readonly kind: 'close'; readonly reason: 'too_many_bad_messages' }
+  | { readonly kind: 'arm'; readonly timer: TimerKey; readonly at: number }
+  | { readonly kind: 'disarm'; readonly timer: TimerKey }
+  /** An accepted BootNotification set the heartbeat interval (seconds). */
+  | { readonly kind: 'heartbeat_interval'; readonly seconds: number };
+
+interface PendingUpstream { readonly action: string; readonly payloadText: string }
+interface DownstreamCall { readonly messageId: string; readonly action: string; readonly text: string }
+interface InFlight extends DownstreamCall { attempts: number }
+
+/** Ids of recently answered CP CALLs, so a 2.1 CALLRESULTERROR can name the action. */
+const RECENT_ANSWERS = 16;
+
+export class Channel {
+  readonly #o: ChannelOptions;
+  readonly #upstream = new Map<string, PendingUpstream>();
+  readonly #recentAnswers = new Map<string, string>();
+  readonly #queue: DownstreamCall[] = [];
+  #inFlight: InFlight | null = null;
+  #badCount = 0;
+  #badWindowStart = 0;
+  #closed = false;
+  /** Counters the API and metrics read. */
+  readonly counters = { concurrentForwarded: 0, badFrames: 0, upstreamTimeouts: 0, downstreamTimeouts: 0, retransmissions: 0 };
+
+  constructor(options: ChannelOptions) {
+    this.#o = options;
+  }
+
+  get pendingUpstream(): number { return this.#upstream.size; }
+  get inFlightDownstream(): number { return this.#inFlight === null ? 0 : 1; }
+  get queueLength(): number { return this.#queue.length; }
+
+  handle(input: ChannelInput, now: number): ChannelAction[] {
+    const out: ChannelAction[] = [];
+    switch (input.kind) {
+      case 'cp_frame': this.#onCpFrame(input.frame, now, out); break;
+      case 'cp_bad_frame': this.#onBadFrame(input.failure, now, out); break;
+      case 'service': this.#onService(input.message, now, out); break;
+      case 'timer': this.#onTimer(input.timer, now, out); break;
+      case 'publish_failed': this.#onPublishFailed(input.messageId, out); break;
+      case 'disconnected': this.#onDisconnected(out); break;
+    }
+    return out;
+  }
+
+  // ---- from the charge point ------------------------------------------------------------------
+
+  #onCpFrame(frame: Frame, now: number, out: ChannelAction[]): void {
+    switch (frame.type) {
+      case 2: return this.#onCpCall(frame.messageId, frame.action, frame.payloadText, now, out);
+      case 3:
+      case 4: return this.#onCpAnswer(frame, now, out);
+      case 5: {
+        // [OCPP-J 2.1 §4.2.4] the CP refused our CALLRESULT: pass it on, nothing to correlate.
+        const action = this.#recentAnswers.get(frame.messageId) ?? 'unknown';
+        out.push({ kind: 'publish', type: 'resulterror', action, messageId: frame.messageId, payloadText: errorPayload(frame.errorCode, frame.errorDescription, frame.errorDetails) });
+        return;
+      }
+      case 6:
+        // [OCPP-J 2.1 §4.2.5] SEND: unconfirmed, nothing pending.
+        out.push({ kind: 'publish', type: 'send', action: frame.action, messageId: frame.messageId, payloadText: frame.payloadText });
+        return;
+    }
+  }
+
+  #onCpCall(messageId: string, action: string, payloadText: string, now: number, out: ChannelAction[]): void {
+    const codes = this.#o.spec.codes;
+    const existing = this.#upstream.get(messageId);
+    if (existing !== undefined) {
+      // [SPEC §5] a retransmission of the pending CALL is not published twice.
+      out.push({ kind: 'rejected', reason: 'duplicate_call', messageId, action, detail: existing.payloadText === payloadText ? 'retransmission of the pending CALL' : 'messageId of the pending CALL reused with another payload' });
+      return;
+    }
+    if (this.#upstream.size > 0 && (this.#o.concurrentCalls === 'reject' || this.#upstream.size >= this.#o.maxPendingUpstream)) {
+      const detail = this.#o.concurrentCalls === 'reject' ? 'another CALL from this charge point is still awaiting its answer' : `more than ${this.#o.maxPendingUpstream} CALLs awaiting answers`;
+      out.push({ kind: 'send', text: encodeCallError(messageId, codes.genericError, detail, {}) });
+      out.push({ kind: 'rejected', reason: 'concurrent_call', messageId, action, detail });
+      return;
+    }
+    if (this.#upstream.size > 0) this.counters.concurrentForwarded++;
+    this.#upstream.set(messageId, { action, payloadText });
+    out.push({ kind: 'arm', timer: `up:${messageId}`, at: now + this.#o.awaitingTimeoutMs });
+    out.push({ kind: 'publish', type: 'request', action, messageId, payloadText, tracksCall: true });
+  }
+
+  #onCpAnswer(frame: CallResultFrame | CallErrorFrame, now: number, out: ChannelAction[]): void {
+    const inFlight = this.#inFlight;
+    if (inFlight === null || inFlight.messageId !== frame.messageId) {
+      out.push({ kind: 'rejected', reason: 'unknown_message_id', messageId: frame.messageId, detail: `${frame.type === 3 ? 'CALLRESULT' : 'CALLERROR'} for no pending CALL` });
+      return;
+    }
+    this.#inFlight = null;
+    out.push({ kind: 'disarm', timer: 'dn' });
+    out.push(
+      frame.type === 3
+        ? { kind: 'publish', type: 'response', action: inFlight.action, messageId: frame.messageId, payloadText: frame.payloadText }
+        : { kind: 'publish', type: 'error', action: inFlight.action, messageId: frame.messageId, payloadText: errorPayload(frame.errorCode, frame.errorDescription, frame.errorDetails) },
+    );
+    this.#sendNext(now, out);
+  }
+
+  #onBadFrame(failure: DecodeFailure, now: number, out: ChannelAction[]): void {
+    this.counters.badFrames++;
+    const codes = this.#o.spec.codes;
+    // [OCPP-J 1.6 §4.2.3] never answer a CALLRESULT or CALLERROR with a CALLERROR.
+    const isAnswer = failure.messageTypeId !== undefined && failure.messageTypeId !== 2 && failure.messageTypeId !== 6 && this.#o.spec.messageTypes.has(failure.messageTypeId as 3);
+    if (!isAnswer) {
+      const code = failure.problem === 'unknown_message_type' ? codes.messageTypeNotSupported : codes.rpcFramework;
+      out.push({ kind: 'send', text: encodeCallError(failure.messageId ?? '-1', code, failure.detail, {}) });
+    }
+    out.push({ kind: 'rejected', reason: 'malformed_frame', detail: failure.detail, ...(failure.messageId !== undefined ? { messageId: failure.messageId } : {}) });
+    if (this.#o.maxBadMessages === 0) return;
+    if (now - this.#badWindowStart >= this.#o.badMessagesWindowMs) {
+      this.#badWindowStart = now;
+      this.#badCount = 0;
+    }
+    if (++this.#badCount >= this.#o.maxBadMessages) out.push({ kind: 'close', reason: 'too_many_bad_messages' });
+  }
+
+  // ---- from the service -----------------------------------------------------------------------
+
+  #onService(msg: ServiceMessage, now: number, out: ChannelAction[]): void {
+    if (msg.messageId.length === 0 || msg.messageId.length > MAX_MESSAGE_ID_LENGTH) {
+      return this.#gatewayError(out, msg, 'invalid_message_id', `messageId must be 1 to ${MAX_MESSAGE_ID_LENGTH} characters`);
+    }
+    if (this.#closed) return this.#gatewayError(out, msg, 'not_connected', 'the charge point is not connected');
+    const spec = this.#o.spec;
+    if ((msg.type === 'send' && !spec.messageTypes.has(6)) || (msg.type === 'resulterror' && !spec.messageTypes.has(5))) {
+      return this.#gatewayError(out, msg, 'unsupported_type', `${msg.type} is not part of ${spec.name}`);
+    }
+    switch (msg.type) {
+      case 'request':
+      case 'send': {
+        if (parseObject(msg.payloadText) === undefined) return this.#gatewayError(out, msg, 'invalid_payload', 'payload must be a JSON object', spec.codes.formation);
+        if (msg.type === 'send') {
+          out.push({ kind: 'send', text: encodeCall(msg.messageId, msg.action, msg.payloadText.trim(), 6) });
+          return;
+        }
+        return this.#enqueue({ messageId: msg.messageId, action: msg.action, text: encodeCall(msg.messageId, msg.action, msg.payloadText.trim()) }, msg, now, out);
+      }
+      case 'response': {
+        const pending = this.#upstream.get(msg.messageId);
+        if (pending === undefined) return this.#gatewayError(out, msg, 'unknown_message_id', 'no CALL from the charge point is awaiting an answer with this messageId');
+        const payload = parseObject(msg.payloadText);
+        if (payload === undefined) return this.#gatewayError(out, { ...msg, action: pending.action }, 'invalid_payload', 'payload must be a JSON object', spec.codes.formation);
+        this.#answered(msg.messageId, pending.action, out);
+        out.push({ kind: 'send', text: encodeCallResult(msg.messageId, msg.payloadText.trim()) });
+        const interval = bootInterval(pending.action, payload);
+        if (interval !== undefined) out.push({ kind: 'heartbeat_interval', seconds: interval });
+        return;
+      }
+      case 'error':
+      case 'resulterror': {
+        const pending = this.#upstream.get(msg.messageId);
+        if (msg.type === 'error' && pending === undefined) return this.#gatewayError(out, msg, 'unknown_message_id', 'no CALL from the charge point is awaiting an answer with this messageId');
+        const err = parseErrorPayload(msg.payloadText);
+        if (typeof err === 'string') return this.#gatewayError(out, pending ? { ...msg, action: pending.action } : msg, 'invalid_payload', err, spec.codes.formation);
+        if (pending !== undefined && msg.type === 'error') this.#answered(msg.messageId, pending.action, out);
+        out.push({ kind: 'send', text: encodeCallError(msg.messageId, err.errorCode, err.errorDescription, err.errorDetails, msg.type === 'error' ? 4 : 5) });
+        return;
+      }
+    }
+  }
+
+  #answered(messageId: string, action: string, out: ChannelAction[]): void {
+    this.#upstream.delete(messageId);
+    out.push({ kind: 'disarm', timer: `up:${messageId}` });
+    this.#recentAnswers.set(messageId, action);
+    if (this.#recentAnswers.size > RECENT_ANSWERS) this.#recentAnswers.delete(this.#recentAnswers.keys().next().value as string);
+  }
+
+  #enqueue(call: DownstreamCall, msg: ServiceMessage, now: number, out: ChannelAction[]): void {
+    if (this.#inFlight?.messageId === call.messageId || this.#queue.some((q) => q.messageId === call.messageId)) {
+      return this.#gatewayError(out, msg, 'duplicate_message_id', 'a CALL with this messageId is already queued or in flight');
+    }
+    if (this.#inFlight === null) {
+      this.#transmit(call, now, out);
+      return;
+    }
+    if (this.#queue.length >= this.#o.maxQueueLength) {
+      return this.#gatewayError(out, msg, 'queue_full', `${this.#queue.length} CALLs already wait behind the one in flight`);
+    }
+    this.#queue.push(call);
+  }
+
+  #transmit(call: DownstreamCall, now: number, out: ChannelAction[]): void {
+    this.#inFlight = { ...call, attempts: 1 };
+    out.push({ kind: 'send', text: call.text });
+    out.push({ kind: 'arm', timer: 'dn', at: now + this.#o.retryIntervalMs });
+  }
+
+  #sendNext(now: number, out: ChannelAction[]): void {
+    const next = this.#queue.shift();
+    if (next !== undefined) this.#transmit(next, now, out);
+  }
+
+  // ---- timers, failures, the end ----------------------------------------------------------------
+
+  #onTimer(timer: TimerKey, now: number, out: ChannelAction[]): void {
+    if (timer === 'dn') {
+      const inFlight = this.#inFlight;
+      if (inFlight === null) return;
+      if (inFlight.attempts <= this.#o.maxRetries) {
+        // [SPEC §5] re-send the same frame on the same connection.
+        inFlight.attempts++;
+        this.counters.retransmissions++;
+        out.push({ kind: 'send', text: inFlight.text });
+        out.push({ kind: 'arm', timer: 'dn', at: now + this.#o.retryIntervalMs });
+        return;
+      }
+      this.#inFlight = null;
+      this.counters.downstreamTimeouts++;
+      this.#gatewayError(out, inFlight, 'timeout', `no answer from the charge point after ${inFlight.attempts} attempt(s) of ${this.#o.retryIntervalMs} ms`);
+      this.#sendNext(now, out);
+      return;
+    }
+    const messageId = timer.slice(3);
+    const pending = this.#upstream.get(messageId);
+    if (pending === undefined) return;
+    this.#upstream.delete(messageId);
+    this.counters.upstreamTimeouts++;
+    const detail = `no answer from the service within ${this.#o.awaitingTimeoutMs} ms`;
+    if (this.#o.onUpstreamTimeout === 'error') {
+      out.push({ kind: 'send', text: encodeCallError(messageId, this.#o.spec.codes.internalError, detail, {}) });
+    }
+    this.#gatewayError(out, { messageId, action: pending.action }, 'timeout', detail);
+  }
+
+  #onPublishFailed(messageId: string, out: ChannelAction[]): void {
+    const pending = this.#upstream.get(messageId);
+    if (pending === undefined) return;
+    this.#upstream.delete(messageId);
+    out.push({ kind: 'disarm', timer: `up:${messageId}` });
+    // [SPEC §5] never acknowledge what was not delivered.
+    out.push({ kind: 'send', text: encodeCallError(messageId, this.#o.spec.codes.internalError, 'the central system is unreachable', { gateway: { reason: 'broker_unavailable' } }) });
+  }
+
+  #onDisconnected(out: ChannelAction[]): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const orphans = this.#inFlight === null ? this.#queue : [this.#inFlight, ...this.#queue];
+    for (const call of orphans) this.#gatewayError(out, call, 'disconnected', 'the charge point disconnected before answering');
+    if (this.#inFlight !== null) out.push({ kind: 'disarm', timer: 'dn' });
+    this.#inFlight = null;
+    this.#queue.length = 0;
+    for (const id of this.#upstream.keys()) out.push({ kind: 'disarm', timer: `up:${id}` });
+    this.#upstream.clear();
+  }
+
+  #gatewayError(out: ChannelAction[], about: { messageId: string; action: string }, reason: GatewayErrorReason, description: string, errorCode = this.#o.spec.codes.genericError): void {
+    out.push({
+      kind: 'publish',
+      type: 'error',
+      action: about.action,
+      messageId: about.messageId,
+      payloadText: errorPayload(errorCode, description, { gateway: { reason } }),
+      gatewayReason: reason,
+    });
+  }
+}
+
+function errorPayload(errorCode: string, errorDescription: string, errorDetails: object): string {
+  return JSON.stringify({ errorCode, errorDescription, errorDetails });
+}
+
+function parseObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseErrorPayload(text: string): { errorCode: string; errorDescription: string; errorDetails: object } | string {
+  const v = parseObject(text);
+  if (v === undefined) return 'error payload must be a JSON object';
+  const { errorCode, errorDescription = '', errorDetails = {} } = v;
+  if (typeof errorCode !== 'string' || errorCode === '') return 'errorCode must be a non-empty string';
+  if (typeof errorDescription !== 'string') return 'errorDescription must be a string';
+  if (typeof errorDetails !== 'object' || errorDetails === null || Array.isArray(errorDetails)) return 'errorDetails must be a JSON object';
+  return { errorCode, errorDescription, errorDetails };
+}
+
+/** The heartbeat interval an accepted BootNotification grants. [OCPP 1.6 §6.3] [OCPP 2.0.1 B01] */
+function bootInterval(action: string, payload: Record<string, unknown>): number | undefined {
+  if (action !== 'BootNotification' || payload['status'] !== 'Accepted') return undefined;
+  const interval = payload['interval'];
+  return typeof interval === 'number' && interval > 0 ? interval : undefined;
+}

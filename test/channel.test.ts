@@ -1,0 +1,213 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Channel, type ChannelAction, type ChannelOptions, type ServiceMessage } from '../src/session/channel.js';
+import { decodeFrame } from '../src/ocpp/codec.js';
+import { PROTOCOLS } from '../src/ocpp/protocols.js';
+
+const base: ChannelOptions = {
+  spec: PROTOCOLS['ocpp1.6'],
+  awaitingTimeoutMs: 30_000,
+  onUpstreamTimeout: 'error',
+  concurrentCalls: 'forward',
+  maxPendingUpstream: 4,
+  maxQueueLength: 2,
+  retryIntervalMs: 10_000,
+  maxRetries: 0,
+  maxBadMessages: 3,
+  badMessagesWindowMs: 60_000,
+};
+
+function channel(over: Partial<ChannelOptions> = {}): Channel {
+  return new Channel({ ...base, ...over });
+}
+
+function cp(ch: Channel, text: string, now = 0): ChannelAction[] {
+  const r = decodeFrame(text, base.spec);
+  return ch.handle(r.ok ? { kind: 'cp_frame', frame: r.frame } : { kind: 'cp_bad_frame', failure: r.failure }, now);
+}
+
+function svc(ch: Channel, message: ServiceMessage, now = 0): ChannelAction[] {
+  return ch.handle({ kind: 'service', message }, now);
+}
+
+const sends = (a: ChannelAction[]) => a.flatMap((x) => (x.kind === 'send' ? [x.text] : []));
+const publishes = (a: ChannelAction[]) => a.flatMap((x) => (x.kind === 'publish' ? [x] : []));
+const reasons = (a: ChannelAction[]) => publishes(a).map((p) => p.gatewayReason);
+
+test('[SPEC §5] upstream CALL is published, armed, and answered by the service response', () => {
+  const ch = channel();
+  const a = cp(ch, '[2,"u1","Heartbeat",{}]', 1000);
+  assert.deepEqual(publishes(a), [{ kind: 'publish', type: 'request', action: 'Heartbeat', messageId: 'u1', payloadText: '{}', tracksCall: true }]);
+  assert.deepEqual(a.find((x) => x.kind === 'arm'), { kind: 'arm', timer: 'up:u1', at: 31_000 });
+  const b = svc(ch, { type: 'response', action: 'Heartbeat', messageId: 'u1', payloadText: '{"currentTime":"2026-01-01T00:00:00Z"}' });
+  assert.deepEqual(sends(b), ['[3,"u1",{"currentTime":"2026-01-01T00:00:00Z"}]']);
+  assert.ok(b.some((x) => x.kind === 'disarm' && x.timer === 'up:u1'));
+  assert.equal(ch.pendingUpstream, 0);
+});
+
+test('[SPEC §5] service error answers a CP CALL with a CALLERROR', () => {
+  const ch = channel();
+  cp(ch, '[2,"u1","Authorize",{"idTag":"A"}]');
+  const b = svc(ch, { type: 'error', action: 'Authorize', messageId: 'u1', payloadText: '{"errorCode":"NotSupported"}' });
+  assert.deepEqual(sends(b), ['[4,"u1","NotSupported","",{}]']);
+});
+
+test('[SPEC §5] upstream timeout: CALLERROR InternalError to the CP and a gateway timeout error; late answer is unknown_message_id', () => {
+  const ch = channel();
+  cp(ch, '[2,"u1","Heartbeat",{}]');
+  const t = ch.handle({ kind: 'timer', timer: 'up:u1' }, 30_000);
+  assert.equal(JSON.parse(sends(t)[0] ?? '')[2], 'InternalError');
+  const [p] = publishes(t);
+  assert.equal(p?.type, 'error');
+  assert.equal(p?.action, 'Heartbeat');
+  assert.deepEqual(JSON.parse(p?.payloadText ?? '').errorDetails, { gateway: { reason: 'timeout' } });
+  const late = svc(ch, { type: 'response', action: 'Heartbeat', messageId: 'u1', payloadText: '{}' });
+  assert.deepEqual(sends(late), []);
+  assert.deepEqual(reasons(late), ['unknown_message_id']);
+});
+
+test('upstream timeout with on_timeout=silent sends nothing to the CP', () => {
+  const ch = channel({ onUpstreamTimeout: 'silent' });
+  cp(ch, '[2,"u1","Heartbeat",{}]');
+  const t = ch.handle({ kind: 'timer', timer: 'up:u1' }, 30_000);
+  assert.deepEqual(sends(t), []);
+  assert.deepEqual(reasons(t), ['timeout']);
+});
+
+test('[SPEC §5] retransmission of the pending CALL is not published twice', () => {
+  const ch = channel();
+  cp(ch, '[2,"u1","Heartbeat",{}]');
+  const again = cp(ch, '[2,"u1","Heartbeat",{}]');
+  assert.deepEqual(publishes(again), []);
+  assert.equal(again[0]?.kind === 'rejected' && again[0].reason, 'duplicate_call');
+});
+
+test('[SPEC §5] concurrent CP CALLs: forward counts, reject answers CALLERROR, forward is capped', () => {
+  const fwd = channel({ maxPendingUpstream: 2 });
+  cp(fwd, '[2,"u1","Heartbeat",{}]');
+  assert.equal(publishes(cp(fwd, '[2,"u2","Heartbeat",{}]')).length, 1);
+  assert.equal(fwd.counters.concurrentForwarded, 1);
+  const capped = cp(fwd, '[2,"u3","Heartbeat",{}]');
+  assert.equal(JSON.parse(sends(capped)[0] ?? '')[2], 'GenericError');
+  const rej = channel({ concurrentCalls: 'reject' });
+  cp(rej, '[2,"u1","Heartbeat",{}]');
+  const r = cp(rej, '[2,"u2","Heartbeat",{}]');
+  assert.deepEqual(publishes(r), []);
+  assert.equal(JSON.parse(sends(r)[0] ?? '')[1], 'u2');
+});
+
+test('[SPEC §5] downstream: one CALL in flight, FIFO queue, queue_full beyond max_mqueue_len', () => {
+  const ch = channel();
+  const req = (id: string): ServiceMessage => ({ type: 'request', action: 'Reset', messageId: id, payloadText: '{"type":"Soft"}' });
+  assert.deepEqual(sends(svc(ch, req('d1'))), ['[2,"d1","Reset",{"type":"Soft"}]']);
+  assert.deepEqual(sends(svc(ch, req('d2'))), []);
+  assert.deepEqual(sends(svc(ch, req('d3'))), []);
+  assert.equal(ch.queueLength, 2);
+  assert.deepEqual(reasons(svc(ch, req('d4'))), ['queue_full']);
+  assert.deepEqual(reasons(svc(ch, req('d2'))), ['duplicate_message_id']);
+  assert.deepEqual(reasons(svc(ch, req('d1'))), ['duplicate_message_id']);
+  const answered = cp(ch, '[3,"d1",{"status":"Accepted"}]', 5);
+  assert.deepEqual(publishes(answered).map((p) => [p.type, p.action, p.messageId, p.payloadText]), [['response', 'Reset', 'd1', '{"status":"Accepted"}']]);
+  assert.deepEqual(sends(answered), ['[2,"d2","Reset",{"type":"Soft"}]']);
+  const err = cp(ch, '[4,"d2","NotSupported","no",{}]', 6);
+  assert.deepEqual(publishes(err).map((p) => [p.type, p.action, JSON.parse(p.payloadText)]), [['error', 'Reset', { errorCode: 'NotSupported', errorDescription: 'no', errorDetails: {} }]]);
+  assert.deepEqual(sends(err), ['[2,"d3","Reset",{"type":"Soft"}]']);
+});
+
+test('[SPEC §5] downstream retries re-send the same frame, then time out and move on', () => {
+  const ch = channel({ maxRetries: 1 });
+  svc(ch, { type: 'request', action: 'Reset', messageId: 'd1', payloadText: '{"type":"Hard"}' }, 0);
+  svc(ch, { type: 'request', action: 'Reset', messageId: 'd2', payloadText: '{"type":"Soft"}' }, 0);
+  const retry = ch.handle({ kind: 'timer', timer: 'dn' }, 10_000);
+  assert.deepEqual(sends(retry), ['[2,"d1","Reset",{"type":"Hard"}]']);
+  assert.deepEqual(retry.find((x) => x.kind === 'arm'), { kind: 'arm', timer: 'dn', at: 20_000 });
+  const timeout = ch.handle({ kind: 'timer', timer: 'dn' }, 20_000);
+  assert.deepEqual(reasons(timeout), ['timeout']);
+  assert.deepEqual(sends(timeout), ['[2,"d2","Reset",{"type":"Soft"}]']);
+  assert.equal(ch.counters.retransmissions, 1);
+});
+
+test('[SPEC §5] disconnect: every queued and in-flight CALL gets a disconnected error; later messages not_connected', () => {
+  const ch = channel();
+  svc(ch, { type: 'request', action: 'Reset', messageId: 'd1', payloadText: '{}' });
+  svc(ch, { type: 'request', action: 'UnlockConnector', messageId: 'd2', payloadText: '{"connectorId":1}' });
+  const d = ch.handle({ kind: 'disconnected' }, 1);
+  assert.deepEqual(publishes(d).map((p) => [p.messageId, p.action, p.gatewayReason]), [['d1', 'Reset', 'disconnected'], ['d2', 'UnlockConnector', 'disconnected']]);
+  assert.deepEqual(reasons(svc(ch, { type: 'request', action: 'Reset', messageId: 'd3', payloadText: '{}' })), ['not_connected']);
+  assert.deepEqual(ch.handle({ kind: 'disconnected' }, 2), []);
+});
+
+test('CALLRESULT from the CP for no pending CALL is dropped and reported', () => {
+  const ch = channel();
+  const a = cp(ch, '[3,"nope",{}]');
+  assert.deepEqual(publishes(a), []);
+  assert.equal(a[0]?.kind === 'rejected' && a[0].reason, 'unknown_message_id');
+});
+
+test('[OCPP-J 1.6 §4.2.3] malformed frames: CALLERROR with the id when readable, -1 otherwise; never in reply to a CALLRESULT; close at max_bad_messages', () => {
+  const ch = channel();
+  const [, id, code, description, details] = JSON.parse(sends(cp(ch, 'not json', 0))[0] ?? '') as unknown[];
+  assert.deepEqual([id, code, details], ['-1', 'FormationViolation', {}]);
+  assert.match(String(description), /^not JSON/);
+  const withId = cp(ch, '[2,"m7","Heartbeat"]', 1);
+  assert.equal(JSON.parse(sends(withId)[0] ?? '')[1], 'm7');
+  const third = cp(ch, '[3,"m8",{},1]', 2);
+  assert.deepEqual(sends(third), []);
+  assert.ok(third.some((x) => x.kind === 'close' && x.reason === 'too_many_bad_messages'));
+});
+
+test('bad-message window resets after the window passes', () => {
+  const ch = channel();
+  cp(ch, 'x', 0);
+  cp(ch, 'x', 1);
+  const later = cp(ch, 'x', 60_001);
+  assert.ok(!later.some((x) => x.kind === 'close'));
+});
+
+test('unknown MessageTypeId: 2.x answers MessageTypeNotSupported, 1.6 FormationViolation', () => {
+  const v2 = new Channel({ ...base, spec: PROTOCOLS['ocpp2.0.1'] });
+  const r = decodeFrame('[9,"q","X",{}]', PROTOCOLS['ocpp2.0.1']);
+  assert.ok(!r.ok);
+  if (r.ok) return;
+  assert.equal(JSON.parse(sends(v2.handle({ kind: 'cp_bad_frame', failure: r.failure }, 0))[0] ?? '')[2], 'MessageTypeNotSupported');
+  assert.equal(JSON.parse(sends(cp(channel(), '[9,"q","X",{}]'))[0] ?? '')[2], 'FormationViolation');
+});
+
+test('invalid service payloads get invalid_payload / invalid_message_id and nothing is sent', () => {
+  const ch = channel();
+  const bad = svc(ch, { type: 'request', action: 'Reset', messageId: 'd1', payloadText: '[1]' });
+  assert.deepEqual(sends(bad), []);
+  assert.deepEqual(reasons(bad), ['invalid_payload']);
+  assert.equal(JSON.parse(publishes(bad)[0]?.payloadText ?? '').errorCode, 'FormationViolation');
+  assert.deepEqual(reasons(svc(ch, { type: 'request', action: 'Reset', messageId: 'z'.repeat(37), payloadText: '{}' })), ['invalid_message_id']);
+  cp(ch, '[2,"u1","Heartbeat",{}]');
+  assert.deepEqual(reasons(svc(ch, { type: 'error', action: 'Heartbeat', messageId: 'u1', payloadText: '{"errorDescription":"x"}' })), ['invalid_payload']);
+  assert.equal(ch.pendingUpstream, 1, 'an invalid answer leaves the CALL pending');
+});
+
+test('publish failure of a CP CALL answers the CP with a CALLERROR, never a result', () => {
+  const ch = channel();
+  cp(ch, '[2,"u1","StatusNotification",{}]');
+  const f = ch.handle({ kind: 'publish_failed', messageId: 'u1' }, 5);
+  const frame = JSON.parse(sends(f)[0] ?? '');
+  assert.equal(frame[0], 4);
+  assert.equal(frame[2], 'InternalError');
+  assert.equal(ch.pendingUpstream, 0);
+});
+
+test('accepted BootNotification reports its heartbeat interval', () => {
+  const ch = channel();
+  cp(ch, '[2,"b1","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]');
+  const a = svc(ch, { type: 'response', action: 'BootNotification', messageId: 'b1', payloadText: '{"status":"Accepted","interval":300,"currentTime":"2026-01-01T00:00:00Z"}' });
+  assert.deepEqual(a.find((x) => x.kind === 'heartbeat_interval'), { kind: 'heartbeat_interval', seconds: 300 });
+});
+
+test('[OCPP-J 2.1] SEND is published without pending state; send on 1.6 is unsupported_type', () => {
+  const ch = new Channel({ ...base, spec: PROTOCOLS['ocpp2.1'] });
+  const r = decodeFrame('[6,"s1","NotifyPeriodicEventStream",{"id":1}]', PROTOCOLS['ocpp2.1']);
+  assert.ok(r.ok);
+  if (!r.ok) return;
+  assert.deepEqual(publishes(ch.handle({ kind: 'cp_frame', frame: r.frame }, 0)).map((p) => p.type), ['send']);
+  assert.equal(ch.pendingUpstream, 0);
+  assert.deepEqual(reasons(svc(channel(), { type: 'send', action: 'X', messageId: 's', payloadText: '{}' })), ['unsupported_type']);
+});

@@ -1,0 +1,103 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeFrame, encodeCall, encodeCallError, encodeCallResult, lastElementText, type DecodeProblem } from '../src/ocpp/codec.js';
+import { PROTOCOLS } from '../src/ocpp/protocols.js';
+
+const v16 = PROTOCOLS['ocpp1.6'];
+const v21 = PROTOCOLS['ocpp2.1'];
+
+// [OCPP-J 1.6 §4] every error branch of the decoder has a row.
+const failures: Array<[string, string, DecodeProblem, { id?: string; type?: number }]> = [
+  ['empty text', '', 'not_json', {}],
+  ['truncated JSON', '[2,"a","Heartbeat",{}', 'not_json', {}],
+  ['object, not array', '{"a":1}', 'not_array', {}],
+  ['string', '"hello"', 'not_array', {}],
+  ['null', 'null', 'not_array', {}],
+  ['empty array', '[]', 'bad_message_type', {}],
+  ['type id as string', '["2","a","Heartbeat",{}]', 'bad_message_type', {}],
+  ['type id fractional', '[2.5,"a","Heartbeat",{}]', 'bad_message_type', {}],
+  ['unknown type id 7', '[7,"a","X",{}]', 'unknown_message_type', { id: 'a', type: 7 }],
+  ['type 6 in 1.6', '[6,"a","X",{}]', 'unknown_message_type', { id: 'a', type: 6 }],
+  ['huge type id', '[1e400,"a"]', 'bad_message_type', {}],
+  ['CALL with 3 elements', '[2,"a","Heartbeat"]', 'wrong_arity', { id: 'a', type: 2 }],
+  ['CALL with 5 elements', '[2,"a","Heartbeat",{},{}]', 'wrong_arity', { id: 'a', type: 2 }],
+  ['CALLRESULT with 4 elements', '[3,"a",{},{}]', 'wrong_arity', { id: 'a', type: 3 }],
+  ['CALLERROR with 4 elements', '[4,"a","GenericError",""]', 'wrong_arity', { id: 'a', type: 4 }],
+  ['numeric messageId', '[2,17,"Heartbeat",{}]', 'bad_message_id', { type: 2 }],
+  ['empty messageId', '[2,"","Heartbeat",{}]', 'bad_message_id', { type: 2 }],
+  ['messageId of 37 chars', `[2,"${'x'.repeat(37)}","Heartbeat",{}]`, 'bad_message_id', { type: 2 }],
+  ['action not a string', '[2,"a",5,{}]', 'bad_action', { id: 'a', type: 2 }],
+  ['empty action', '[2,"a","",{}]', 'bad_action', { id: 'a', type: 2 }],
+  ['payload array', '[2,"a","Heartbeat",[]]', 'bad_payload', { id: 'a', type: 2 }],
+  ['payload null', '[2,"a","Heartbeat",null]', 'bad_payload', { id: 'a', type: 2 }],
+  ['CALLRESULT payload string', '[3,"a","ok"]', 'bad_payload', { id: 'a', type: 3 }],
+  ['CALLERROR code number', '[4,"a",1,"",{}]', 'bad_error_fields', { id: 'a', type: 4 }],
+  ['CALLERROR description null', '[4,"a","GenericError",null,{}]', 'bad_error_fields', { id: 'a', type: 4 }],
+  ['CALLERROR details array', '[4,"a","GenericError","",[]]', 'bad_error_fields', { id: 'a', type: 4 }],
+];
+
+for (const [name, text, problem, expect] of failures) {
+  test(`decode rejects: ${name}`, () => {
+    const r = decodeFrame(text, v16);
+    assert.equal(r.ok, false);
+    if (r.ok) return;
+    assert.equal(r.failure.problem, problem);
+    assert.equal(r.failure.messageId, expect.id);
+    assert.equal(r.failure.messageTypeId, expect.type);
+    assert.ok(r.failure.detail.length > 0);
+  });
+}
+
+test('decode: CALL keeps the payload text exactly as sent (big numbers, spacing, key order)', () => {
+  const text = '[2, "id-1" , "MeterValues", {"b": 12345678901234567890123, "a": 1.50, "s": "x,]}\\"y"} ]';
+  const r = decodeFrame(text, v16);
+  assert.ok(r.ok);
+  assert.equal(r.frame.type, 2);
+  if (r.frame.type !== 2) return;
+  assert.equal(r.frame.messageId, 'id-1');
+  assert.equal(r.frame.action, 'MeterValues');
+  assert.equal(r.frame.payloadText, '{"b": 12345678901234567890123, "a": 1.50, "s": "x,]}\\"y"}');
+});
+
+test('decode: duplicate keys are carried as sent; the parsed view keeps the last (as JSON.parse)', () => {
+  const r = decodeFrame('[3,"a",{"k":1,"k":2}]', v16);
+  assert.ok(r.ok && r.frame.type === 3);
+  if (!r.ok || r.frame.type !== 3) return;
+  assert.equal(r.frame.payloadText, '{"k":1,"k":2}');
+  assert.deepEqual(r.frame.payload, { k: 2 });
+});
+
+test('decode: escaped lone surrogates pass through unchanged', () => {
+  const r = decodeFrame('[2,"a","DataTransfer",{"data":"\\ud800"}]', v16);
+  assert.ok(r.ok && r.frame.type === 2);
+  if (r.ok && r.frame.type === 2) assert.equal(r.frame.payloadText, '{"data":"\\ud800"}');
+});
+
+test('decode: messageId of exactly 36 characters is accepted', () => {
+  const id = 'y'.repeat(36);
+  const r = decodeFrame(`[3,"${id}",{}]`, v16);
+  assert.ok(r.ok);
+});
+
+test('decode: CALLERROR and 2.1 SEND / CALLRESULTERROR', () => {
+  const e = decodeFrame('[4,"a","NotImplemented","nope",{"x":1}]', v16);
+  assert.deepEqual(e.ok && e.frame, { type: 4, messageId: 'a', errorCode: 'NotImplemented', errorDescription: 'nope', errorDetails: { x: 1 } });
+  const s = decodeFrame('[6,"s1","NotifyPeriodicEventStream",{"id":1}]', v21);
+  assert.ok(s.ok && s.frame.type === 6);
+  const re = decodeFrame('[5,"r1","FormatViolation","bad",{}]', v21);
+  assert.ok(re.ok && re.frame.type === 5);
+});
+
+test('lastElementText handles nesting and strings with brackets', () => {
+  assert.equal(lastElementText('[3,"a",{"x":[1,{"y":"]"}]}]'), '{"x":[1,{"y":"]"}]}');
+  assert.equal(lastElementText('[2,"a","b",\n {}\n]'), '{}');
+});
+
+test('encoders produce frames the decoder reads back', () => {
+  const call = decodeFrame(encodeCall('m"1', 'Reset', '{"type":"Soft"}'), v16);
+  assert.deepEqual(call.ok && call.frame.type === 2 && [call.frame.messageId, call.frame.action, call.frame.payloadText], ['m"1', 'Reset', '{"type":"Soft"}']);
+  const res = decodeFrame(encodeCallResult('m1', '{"status":"Accepted"}'), v16);
+  assert.ok(res.ok && res.frame.type === 3);
+  const err = decodeFrame(encodeCallError('m1', 'GenericError', 'x', { a: 1 }), v16);
+  assert.ok(err.ok && err.frame.type === 4);
+});
