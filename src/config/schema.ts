@@ -124,6 +124,7 @@ export const configSchema = z
         awaiting_timeout: duration('30s', 'How long a charge point CALL waits for the service\'s answer.'),
         on_timeout: oneOf(['error', 'silent'], 'error', 'On timeout: answer the charge point with CALLERROR InternalError (error) or send nothing (silent). A gateway timeout error is published either way.'),
         concurrent_calls: oneOf(['forward', 'reject'], 'forward', 'A second CALL from a charge point while one is pending: forward it (counted) or reject it with a CALLERROR.'),
+        max_pending: int(16, 1, 1000, 'With concurrent_calls = forward: most CALLs from one charge point awaiting answers at once; beyond it, CALLERROR GenericError.'),
       },
       'Charge point to service CALLs.',
     ),

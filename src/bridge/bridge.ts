@@ -1,0 +1,118 @@
+// The MQTT side of every connection: topics out, subscriptions in, events and presence. One
+// subscription per connected cpId, counted, so a replaced connection's teardown cannot remove the
+// subscription its successor relies on. [SPEC §3, §4]
+import type { GatewayErrorReason, RejectedReason } from '../errors.js';
+import type { MessageKind } from '../session/channel.js';
+import type { Registry } from '../session/registry.js';
+import type { Connection } from '../transport/connection.js';
+import type { Logger } from '../obs/log.js';
+import { Stats } from '../obs/stats.js';
+import type { BrokerPort } from './broker.js';
+import type { TopicLayout } from './topics.js';
+
+export class Bridge {
+  readonly #broker: BrokerPort;
+  readonly #topics: TopicLayout;
+  readonly #registry: Registry<Connection>;
+  readonly #log: Logger;
+  readonly #stats: Stats;
+  readonly #subscriptions = new Map<string, number>();
+  #pending = 0;
+  #drained: Array<() => void> = [];
+
+  constructor(broker: BrokerPort, topics: TopicLayout, registry: Registry<Connection>, log: Logger, stats: Stats) {
+    this.#broker = broker;
+    this.#topics = topics;
+    this.#registry = registry;
+    this.#log = log;
+    this.#stats = stats;
+    broker.setMessageHandler((topic, payload) => this.#onMessage(topic, payload));
+  }
+
+  /** Ensures the downstream subscription for cpId is in place (SUBACK received). */
+  async acquire(cpId: string): Promise<void> {
+    const count = this.#subscriptions.get(cpId) ?? 0;
+    this.#subscriptions.set(cpId, count + 1);
+    if (count === 0) {
+      try {
+        await this.#broker.subscribe(this.#topics.dnFilter(cpId));
+      } catch (err) {
+        this.release(cpId);
+        throw err;
+      }
+    }
+  }
+
+  release(cpId: string): void {
+    const count = (this.#subscriptions.get(cpId) ?? 0) - 1;
+    if (count > 0) {
+      this.#subscriptions.set(cpId, count);
+      return;
+    }
+    this.#subscriptions.delete(cpId);
+    this.#broker.unsubscribe(this.#topics.dnFilter(cpId)).catch((err: unknown) => this.#log.warn({ cpId, err: String(err) }, 'mqtt.unsubscribe_failed'));
+  }
+
+  publishUp(conn: Connection, type: MessageKind, action: string, messageId: string, payloadText: string, gatewayReason?: GatewayErrorReason): Promise<void> {
+    if (gatewayReason !== undefined) Stats.bump(this.#stats.gatewayErrors, gatewayReason);
+    return this.#publish(this.#topics.up(conn.cpId, type, action, messageId, conn.protocol), payloadText, false);
+  }
+
+  publishEvent(cpId: string, event: 'connected' | 'disconnected' | 'rejected', body: object, protocol = ''): Promise<void> {
+    return this.#publish(this.#topics.event(cpId, event, protocol), JSON.stringify(body), false);
+  }
+
+  publishRejected(conn: { cpId: string; protocol: string }, reason: RejectedReason, detail: string, messageId?: string, action?: string): void {
+    Stats.bump(this.#stats.rejected, reason);
+    this.#log.info({ cpId: conn.cpId, messageId, action, reason, detail }, 'cp.message_rejected');
+    const body = { cpId: conn.cpId, reason, detail, ...(messageId !== undefined ? { messageId } : {}), ...(action !== undefined ? { action } : {}) };
+    this.publishEvent(conn.cpId, 'rejected', body, conn.protocol).catch(() => undefined);
+  }
+
+  /** The retained presence topic. [SPEC §4] */
+  publishPresence(cpId: string, online: boolean, protocol: string, since: number): Promise<void> {
+    return this.#publish(this.#topics.status(cpId, protocol), JSON.stringify({ online, protocol, since: new Date(since).toISOString() }), true);
+  }
+
+  /** Resolves when every publish started so far has finished. */
+  drained(): Promise<void> {
+    return this.#pending === 0 ? Promise.resolve() : new Promise((resolve) => this.#drained.push(resolve));
+  }
+
+  async #publish(topic: string, payload: string, retain: boolean): Promise<void> {
+    this.#pending++;
+    this.#stats.publishes++;
+    try {
+      await this.#broker.publish(topic, payload, { retain });
+    } catch (err) {
+      this.#stats.publishFailures++;
+      throw err;
+    } finally {
+      if (--this.#pending === 0) {
+        const waiters = this.#drained;
+        this.#drained = [];
+        for (const w of waiters) w();
+      }
+    }
+  }
+
+  #onMessage(topic: string, payload: Buffer): void {
+    const dn = this.#topics.parseDn(topic);
+    if (dn === undefined) {
+      this.#log.debug({ topic }, 'mqtt.unroutable');
+      return;
+    }
+    const message = { type: dn.type, action: dn.action, messageId: dn.messageId, payloadText: payload.toString('utf8') };
+    const conn = this.#registry.get(dn.cpId);
+    if (conn !== undefined) {
+      conn.fromService(message);
+      return;
+    }
+    // Subscribed but the connection is already gone (a race with its teardown).
+    if (dn.type === 'request' || dn.type === 'response' || dn.type === 'error') {
+      const body = JSON.stringify({ errorCode: 'GenericError', errorDescription: 'the charge point is not connected', errorDetails: { gateway: { reason: 'not_connected' } } });
+      Stats.bump(this.#stats.gatewayErrors, 'not_connected');
+      this.#publish(this.#topics.up(dn.cpId, 'error', dn.action, dn.messageId, ''), body, false).catch(() => undefined);
+    }
+  }
+}

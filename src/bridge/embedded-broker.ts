@@ -1,0 +1,119 @@
+// The embedded broker: aedes in this process, serving MQTT over TCP and WebSocket to services. The
+// gateway itself publishes and subscribes through aedes directly: no socket, no MQTT encoding. [SPEC §7]
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { Aedes, type AedesPublishPacket } from 'aedes';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { BrokerMessageHandler, BrokerPort, PublishOptions } from './broker.js';
+import { closeServer, listen } from '../transport/listen.js';
+
+export interface EmbeddedBrokerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly wsEnabled: boolean;
+  readonly wsPort: number;
+  readonly wsPath: string;
+  readonly qos: 0 | 1 | 2;
+}
+
+export interface EmbeddedBrokerAddresses {
+  readonly mqttPort: number;
+  readonly wsPort: number | undefined;
+}
+
+export class EmbeddedBroker implements BrokerPort {
+  readonly kind = 'embedded' as const;
+  readonly #aedes: Aedes;
+  readonly #tcp: NetServer;
+  readonly #http: HttpServer | undefined;
+  readonly #wss: WebSocketServer | undefined;
+  readonly #qos: 0 | 1 | 2;
+  readonly #sockets = new Set<Socket>();
+  #handler: BrokerMessageHandler = () => undefined;
+  readonly #deliver = (packet: AedesPublishPacket, done: () => void): void => {
+    this.#handler(packet.topic, packet.payload as Buffer);
+    done();
+  };
+  addresses: EmbeddedBrokerAddresses = { mqttPort: 0, wsPort: undefined };
+
+  private constructor(aedes: Aedes, options: EmbeddedBrokerOptions) {
+    this.#aedes = aedes;
+    this.#qos = options.qos;
+    // Nagle off on every MQTT socket: with it on, small publishes wait ~40 ms for ACKs (DESIGN.md).
+    this.#tcp = createNetServer({ noDelay: true }, (socket) => {
+      this.#track(socket);
+      aedes.handle(socket);
+    });
+    if (options.wsEnabled) {
+      this.#http = createHttpServer((_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket: upgrade required\n'));
+      this.#http.on('connection', (socket: Socket) => this.#track(socket));
+      this.#wss = new WebSocketServer({ server: this.#http, path: options.wsPath });
+      this.#wss.on('connection', (ws, req) => aedes.handle(createWebSocketStream(ws), req));
+    }
+  }
+
+  #track(socket: Socket): void {
+    socket.setNoDelay(true);
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+  }
+
+  static async start(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
+    const aedes = await Aedes.createBroker();
+    const broker = new EmbeddedBroker(aedes, options);
+    try {
+      const tcp = await listen(broker.#tcp, options.host, options.port, {
+        what: 'embedded MQTT broker', key: 'mqtt.embedded.port', flag: '--mqtt-port',
+        hint: `or use the broker already running there with --mqtt-url mqtt://127.0.0.1:${options.port}`,
+      });
+      let wsPort: number | undefined;
+      if (broker.#http) {
+        wsPort = (await listen(broker.#http, options.host, options.wsPort, { what: 'embedded MQTT-over-WebSocket', key: 'mqtt.embedded.ws_port', flag: '--mqtt-ws-port' })).port;
+      }
+      broker.addresses = { mqttPort: tcp.port, wsPort };
+    } catch (err) {
+      await broker.close();
+      throw err;
+    }
+    return broker;
+  }
+
+  publish(topic: string, payload: string, options?: PublishOptions): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: this.#qos, retain: options?.retain ?? false, dup: false }, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  subscribe(filter: string): Promise<void> {
+    return new Promise((resolve) => this.#aedes.subscribe(filter, this.#deliver, () => resolve()));
+  }
+
+  unsubscribe(filter: string): Promise<void> {
+    return new Promise((resolve) => this.#aedes.unsubscribe(filter, this.#deliver, () => resolve()));
+  }
+
+  setMessageHandler(handler: BrokerMessageHandler): void {
+    this.#handler = handler;
+  }
+
+  isConnected(): boolean {
+    return !this.#aedes.closed;
+  }
+
+  onConnectionChange(): void {
+    // In-process: connected for as long as it runs.
+  }
+
+  /** Connected MQTT clients (services), for the API. */
+  get clientCount(): number {
+    return this.#aedes.connectedClients;
+  }
+
+  async close(): Promise<void> {
+    this.#wss?.close();
+    const servers = [closeServer(this.#tcp), ...(this.#http ? [closeServer(this.#http)] : [])];
+    for (const socket of this.#sockets) socket.destroy();
+    await Promise.all(servers);
+    await new Promise<void>((resolve) => this.#aedes.close(() => resolve()));
+  }
+}

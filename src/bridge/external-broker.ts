@@ -1,0 +1,98 @@
+// An external broker reached with MQTT.js, one shared connection for all charge points. [SPEC §7]
+// MQTT.js re-subscribes after a reconnect (clean session) and keeps QoS>0 publishes made while
+// offline in its outgoing store, sending them once connected.
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import mqtt, { type MqttClient } from 'mqtt';
+import type { BrokerMessageHandler, BrokerPort, PublishOptions } from './broker.js';
+import { StartupError } from '../transport/listen.js';
+
+export interface ExternalBrokerOptions {
+  readonly url: string;
+  readonly clientId: string;
+  readonly username: string;
+  readonly password: string;
+  readonly qos: 0 | 1 | 2;
+  readonly keepaliveMs: number;
+  readonly reconnectPeriodMs: number;
+  /** How long start() waits for the first CONNACK. */
+  readonly connectTimeoutMs: number;
+}
+
+export class ExternalBroker implements BrokerPort {
+  readonly kind = 'external' as const;
+  readonly #client: MqttClient;
+  readonly #qos: 0 | 1 | 2;
+  readonly #listeners: Array<(connected: boolean) => void> = [];
+  #connected = false;
+
+  private constructor(client: MqttClient, qos: 0 | 1 | 2) {
+    this.#client = client;
+    this.#qos = qos;
+    client.on('connect', () => {
+      (client.stream as Partial<Socket>).setNoDelay?.(true);
+      this.#setConnected(true);
+    });
+    for (const event of ['close', 'offline', 'disconnect'] as const) client.on(event, () => this.#setConnected(false));
+    client.on('error', () => undefined); // reported through the connection state; MQTT.js reconnects
+  }
+
+  #setConnected(connected: boolean): void {
+    if (connected === this.#connected) return;
+    this.#connected = connected;
+    for (const l of this.#listeners) l(connected);
+  }
+
+  static async start(o: ExternalBrokerOptions): Promise<ExternalBroker> {
+    const client = mqtt.connect(o.url, {
+      clientId: o.clientId === '' ? `ocpp-gateway-${randomBytes(4).toString('hex')}` : o.clientId,
+      ...(o.username !== '' ? { username: o.username } : {}),
+      ...(o.password !== '' ? { password: o.password } : {}),
+      keepalive: Math.max(1, Math.round(o.keepaliveMs / 1000)),
+      reconnectPeriod: o.reconnectPeriodMs,
+      connectTimeout: o.connectTimeoutMs,
+      clean: true,
+    });
+    const broker = new ExternalBroker(client, o.qos);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        client.end(true);
+        reject(new StartupError(`external MQTT broker ${o.url} (mqtt.url): no connection within ${o.connectTimeoutMs} ms`));
+      }, o.connectTimeoutMs);
+      client.once('connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    return broker;
+  }
+
+  async publish(topic: string, payload: string, options?: PublishOptions): Promise<void> {
+    await this.#client.publishAsync(topic, payload, { qos: this.#qos, retain: options?.retain ?? false });
+  }
+
+  async subscribe(filter: string): Promise<void> {
+    await this.#client.subscribeAsync(filter, { qos: 1 });
+  }
+
+  async unsubscribe(filter: string): Promise<void> {
+    await this.#client.unsubscribeAsync(filter);
+  }
+
+  setMessageHandler(handler: BrokerMessageHandler): void {
+    this.#client.removeAllListeners('message');
+    this.#client.on('message', (topic, payload) => handler(topic, payload));
+  }
+
+  isConnected(): boolean {
+    return this.#connected;
+  }
+
+  onConnectionChange(listener: (connected: boolean) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    await this.#client.endAsync();
+  }
+}

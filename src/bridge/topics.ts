@@ -1,0 +1,149 @@
+// Topic templates, compiled once into level lists; rendering and parsing are plain loops. [SPEC §4]
+import type { MessageKind } from '../session/channel.js';
+
+export const MESSAGE_KINDS: readonly MessageKind[] = ['request', 'response', 'error', 'send', 'resulterror'];
+
+type Placeholder = 'cpId' | 'type' | 'action' | 'messageId' | 'protocol' | 'event';
+type Piece = { literal: string } | { placeholder: Placeholder };
+/** A topic level: literal text and placeholders, e.g. "cp-${cpId}". */
+type Level = Piece[];
+
+const ALIASES: Record<string, Placeholder> = {
+  cpId: 'cpId', clientid: 'cpId', cid: 'cpId', type: 'type', action: 'action', messageId: 'messageId', id: 'messageId', protocol: 'protocol', event: 'event',
+};
+
+export type TopicValues = Partial<Record<Placeholder, string>>;
+
+/** Percent-encodes what cannot stand in one topic level (and % itself, so decoding is exact). */
+export function encodeLevel(value: string): string {
+  let out = '';
+  let last = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 0x2f || c === 0x2b || c === 0x23 || c === 0x25 || c === 0) {
+      out += value.slice(last, i) + '%' + c.toString(16).toUpperCase().padStart(2, '0');
+      last = i + 1;
+    }
+  }
+  return last === 0 ? value : out + value.slice(last);
+}
+
+export function decodeLevel(level: string): string | undefined {
+  if (!level.includes('%')) return level;
+  try {
+    return decodeURIComponent(level);
+  } catch {
+    return undefined;
+  }
+}
+
+export function compileTemplate(template: string): Level[] | string {
+  return template.split('/').map((text) => {
+    const pieces: Piece[] = [];
+    let i = 0;
+    while (i < text.length) {
+      const open = text.indexOf('${', i);
+      if (open === -1) {
+        pieces.push({ literal: text.slice(i) });
+        break;
+      }
+      if (open > i) pieces.push({ literal: text.slice(i, open) });
+      const close = text.indexOf('}', open);
+      const name = close === -1 ? undefined : ALIASES[text.slice(open + 2, close)];
+      if (close === -1 || name === undefined) return `unknown placeholder in "${template}" at "${text.slice(open)}"`;
+      pieces.push({ placeholder: name });
+      i = close + 1;
+    }
+    return pieces;
+  }).reduce<Level[] | string>((acc, level) => (typeof acc === 'string' ? acc : typeof level === 'string' ? level : [...acc, level]), []);
+}
+
+function render(levels: readonly Level[], values: TopicValues): string {
+  let out = '';
+  for (let l = 0; l < levels.length; l++) {
+    if (l > 0) out += '/';
+    for (const piece of levels[l] as Level) out += 'literal' in piece ? piece.literal : encodeLevel(values[piece.placeholder] ?? '');
+  }
+  return out;
+}
+
+export interface TopicTemplates { readonly up: string; readonly dn: string; readonly event: string; readonly status: string }
+
+export interface DownstreamTopic { readonly cpId: string; readonly type: MessageKind; readonly action: string; readonly messageId: string }
+
+/** The topic layout of one gateway: mountpoint + templates. */
+export class TopicLayout {
+  readonly #up: Level[];
+  readonly #dn: Level[];
+  readonly #event: Level[];
+  readonly #status: Level[];
+
+  private constructor(up: Level[], dn: Level[], event: Level[], status: Level[]) {
+    this.#up = up;
+    this.#dn = dn;
+    this.#event = event;
+    this.#status = status;
+  }
+
+  /** Compiles and checks the templates; a string names the problem. */
+  static create(mountpoint: string, t: TopicTemplates): TopicLayout | string {
+    const compiled: Level[][] = [];
+    for (const key of ['up', 'dn', 'event', 'status'] as const) {
+      const c = compileTemplate(mountpoint + t[key]);
+      if (typeof c === 'string') return `topics.${key}: ${c}`;
+      compiled.push(c);
+    }
+    const [up, dn, event, status] = compiled as [Level[], Level[], Level[], Level[]];
+    for (const level of dn) {
+      const placeholders = level.filter((p) => 'placeholder' in p);
+      if (placeholders.length > 0 && level.length !== 1) return 'topics.dn: each placeholder must fill a whole topic level';
+    }
+    for (const needed of ['cpId', 'type', 'action', 'messageId'] as const) {
+      if (!dn.some((l) => l.some((p) => 'placeholder' in p && p.placeholder === needed))) return `topics.dn: must contain \${${needed}}`;
+    }
+    return new TopicLayout(up, dn, event, status);
+  }
+
+  up(cpId: string, type: MessageKind, action: string, messageId: string, protocol: string): string {
+    return render(this.#up, { cpId, type, action, messageId, protocol });
+  }
+
+  event(cpId: string, event: 'connected' | 'disconnected' | 'rejected', protocol = ''): string {
+    return render(this.#event, { cpId, event, protocol });
+  }
+
+  status(cpId: string, protocol = ''): string {
+    return render(this.#status, { cpId, protocol });
+  }
+
+  /** The subscription that carries every downstream message for one charge point. */
+  dnFilter(cpId: string): string {
+    return this.#dn
+      .map((level) => {
+        const first = level[0];
+        if (first !== undefined && 'placeholder' in first) return first.placeholder === 'cpId' ? encodeLevel(cpId) : '+';
+        return level.map((p) => ('literal' in p ? p.literal : '')).join('');
+      })
+      .join('/');
+  }
+
+  /** Reads cpId, type, action and messageId from a downstream topic; undefined if it does not fit. */
+  parseDn(topic: string): DownstreamTopic | undefined {
+    const parts = topic.split('/');
+    if (parts.length !== this.#dn.length) return undefined;
+    const values: TopicValues = {};
+    for (let i = 0; i < parts.length; i++) {
+      const level = this.#dn[i] as Level;
+      const part = parts[i] as string;
+      const first = level[0];
+      if (first !== undefined && 'placeholder' in first) {
+        const decoded = decodeLevel(part);
+        if (decoded === undefined) return undefined;
+        values[first.placeholder] = decoded;
+      } else if (part !== level.map((p) => ('literal' in p ? p.literal : '')).join('')) return undefined;
+    }
+    const type = values.type as MessageKind;
+    if (!MESSAGE_KINDS.includes(type) || values.cpId === undefined || values.action === undefined || values.messageId === undefined) return undefined;
+    return { cpId: values.cpId, type, action: values.action, messageId: values.messageId };
+  }
+}

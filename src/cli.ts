@@ -1,0 +1,108 @@
+// ocpp-gateway [--config FILE] [flags]          run the gateway
+// ocpp-gateway check-config [--config FILE] ... validate a configuration, list every error
+// ocpp-gateway hash-password                    read a password on stdin, print a hash for auth.file
+import { Command, Option } from 'commander';
+import { loadConfig, type ConfigResult } from './config/load.js';
+import { hashPassword } from './auth/password-hash.js';
+import { startGateway } from './gateway.js';
+import { StartupError } from './transport/listen.js';
+
+/** Flags that stand for config keys. [SPEC §2] */
+const FLAG_KEYS: ReadonlyArray<readonly [flag: string, attribute: string, key: string, help: string]> = [
+  ['--ocpp-host <host>', 'ocppHost', 'ocpp.host', 'OCPP WebSocket listener address (ocpp.host)'],
+  ['--ocpp-port <port>', 'ocppPort', 'ocpp.port', 'OCPP WebSocket listener port (ocpp.port)'],
+  ['--mqtt-url <url>', 'mqttUrl', 'mqtt.url', 'use an external broker instead of the embedded one (mqtt.url)'],
+  ['--mqtt-port <port>', 'mqttPort', 'mqtt.embedded.port', 'embedded broker TCP port (mqtt.embedded.port)'],
+  ['--mqtt-ws-port <port>', 'mqttWsPort', 'mqtt.embedded.ws_port', 'embedded broker WebSocket port (mqtt.embedded.ws_port)'],
+  ['--api-host <host>', 'apiHost', 'api.host', 'HTTP API address (api.host)'],
+  ['--api-port <port>', 'apiPort', 'api.port', 'HTTP API port (api.port)'],
+  ['--log-level <level>', 'logLevel', 'log.level', 'fatal|error|warn|info|debug|trace|silent (log.level)'],
+];
+
+function withConfigFlags(cmd: Command): Command {
+  cmd.option('-c, --config <file>', 'configuration file (YAML or JSON)');
+  for (const [flag, , , help] of FLAG_KEYS) cmd.option(flag, help);
+  cmd.addOption(new Option('--set <key=value>', 'set any configuration key, e.g. --set upstream.awaiting_timeout=10s (repeatable)').argParser((v: string, prev: string[] = []) => [...prev, v]));
+  return cmd;
+}
+
+function configFromFlags(opts: Record<string, unknown>): ConfigResult {
+  const overrides: Array<[string, unknown]> = [];
+  const errors: string[] = [];
+  for (const [, attribute, key] of FLAG_KEYS) if (opts[attribute] !== undefined) overrides.push([key, opts[attribute]]);
+  for (const pair of (opts['set'] as string[] | undefined) ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) errors.push(`--set ${pair}: expected key.path=value`);
+    else overrides.push([pair.slice(0, eq), pair.slice(eq + 1)]);
+  }
+  if (errors.length > 0) return { ok: false, errors };
+  // Embedded-broker flags with an external broker are ignored with a warning. [SPEC §2]
+  const external = opts['mqttUrl'] !== undefined || (process.env['OCPP_GW_MQTT__URL'] ?? '') !== '';
+  const ignored = external ? overrides.filter(([k]) => k.startsWith('mqtt.embedded.')) : [];
+  const result = loadConfig({ file: opts['config'] as string | undefined, env: process.env, overrides: overrides.filter((o) => !ignored.includes(o)) });
+  if (result.ok) for (const [k] of ignored) result.warnings.push(`${k} is ignored because an external broker is used (mqtt.url)`);
+  return result;
+}
+
+function fail(lines: string[]): never {
+  for (const line of lines) process.stderr.write(`ocpp-gateway: ${line}\n`);
+  process.exit(1);
+}
+
+async function run(opts: Record<string, unknown>): Promise<void> {
+  const result = configFromFlags(opts);
+  if (!result.ok) fail(result.errors);
+  for (const w of result.warnings) process.stderr.write(`ocpp-gateway: warning: ${w}\n`);
+  let gateway;
+  try {
+    gateway = await startGateway({ config: result.config });
+  } catch (err) {
+    if (err instanceof StartupError) fail([err.message]);
+    throw err;
+  }
+  const stop = (signal: string) => {
+    process.stderr.write(`ocpp-gateway: ${signal}, shutting down\n`);
+    const force = setTimeout(() => process.exit(0), result.config.shutdown_timeout + 1000);
+    force.unref();
+    gateway.close().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => void gateway.reloadAuth());
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = withConfigFlags(new Command('ocpp-gateway'))
+    .description('OCPP-J gateway: charge points over WebSocket, bridged to MQTT')
+    .enablePositionalOptions()
+    .action((opts: Record<string, unknown>) => run(opts));
+
+  withConfigFlags(program.command('check-config'))
+    .description('validate the configuration (file, environment, flags); exit 0 if valid, 1 with every error')
+    .action((opts: Record<string, unknown>) => {
+      const result = configFromFlags(opts);
+      if (!result.ok) fail(result.errors);
+      for (const w of result.warnings) process.stderr.write(`ocpp-gateway: warning: ${w}\n`);
+      process.stdout.write('configuration is valid\n');
+    });
+
+  program
+    .command('hash-password')
+    .description('read a password on standard input (without the trailing newline) and print a hash for auth.file')
+    .option('--keep-newline', 'hash the input exactly, trailing newline included')
+    .action(async (opts: { keepNewline?: boolean }) => {
+      let input = await readStdin();
+      if (!opts.keepNewline && input.at(-1) === 0x0a) input = input.subarray(0, input.at(-2) === 0x0d ? -2 : -1);
+      process.stdout.write(`${await hashPassword(input)}\n`);
+    });
+
+  await program.parseAsync(argv);
+}
+
+await main(process.argv);

@@ -1,0 +1,165 @@
+// The composition root: builds the gateway from a frozen Config and starts it; close() is the
+// graceful shutdown of SPEC §2.
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config/schema.js';
+import { buildApi } from './api/http.js';
+import { allowEveryone, type AuthProvider } from './auth/provider.js';
+import { FileAuthProvider } from './auth/file-provider.js';
+import type { BrokerPort } from './bridge/broker.js';
+import { Bridge } from './bridge/bridge.js';
+import { EmbeddedBroker } from './bridge/embedded-broker.js';
+import { ExternalBroker } from './bridge/external-broker.js';
+import { TopicLayout } from './bridge/topics.js';
+import { createLogger, type Logger } from './obs/log.js';
+import { Stats } from './obs/stats.js';
+import { systemClock, type Clock } from './session/clock.js';
+import { Registry } from './session/registry.js';
+import type { Connection } from './transport/connection.js';
+import { StartupError } from './transport/listen.js';
+import { OcppServer } from './transport/ocpp-server.js';
+
+export interface GatewayOptions {
+  readonly config: Readonly<Config>;
+  readonly log?: Logger;
+  readonly clock?: Clock;
+}
+
+export interface GatewayAddresses {
+  readonly ocpp: { readonly host: string; readonly port: number };
+  /** Present with the embedded broker. */
+  readonly mqtt?: { readonly port: number; readonly wsPort: number | undefined };
+  readonly api?: { readonly host: string; readonly port: number };
+}
+
+export interface Gateway {
+  readonly config: Readonly<Config>;
+  readonly addresses: GatewayAddresses;
+  readonly registry: Registry<Connection>;
+  readonly stats: Stats;
+  ready(): { ready: boolean; checks: Record<string, boolean> };
+  reloadAuth(): Promise<void>;
+  /** Graceful shutdown: close CPs with 1001, publish offline presence, flush, stop. Bounded by shutdown_timeout. */
+  close(): Promise<void>;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const { config } = options;
+  const log = options.log ?? createLogger(config.log.level);
+  const clock = options.clock ?? systemClock;
+  const stats = new Stats();
+  const registry = new Registry<Connection>();
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) await fn();
+  };
+
+  try {
+    const topics = TopicLayout.create(config.mqtt.mountpoint, config.topics);
+    if (typeof topics === 'string') throw new StartupError(topics);
+
+    let broker: BrokerPort;
+    let mqttAddress: GatewayAddresses['mqtt'];
+    if (config.mqtt.url === '') {
+      const e = config.mqtt.embedded;
+      const embedded = await EmbeddedBroker.start({ host: e.host, port: e.port, wsEnabled: e.ws_enabled, wsPort: e.ws_port, wsPath: e.ws_path, qos: config.mqtt.qos as 0 | 1 | 2 });
+      broker = embedded;
+      mqttAddress = { port: embedded.addresses.mqttPort, wsPort: embedded.addresses.wsPort };
+    } else {
+      broker = await ExternalBroker.start({
+        url: config.mqtt.url, clientId: config.mqtt.client_id, username: config.mqtt.username, password: config.mqtt.password,
+        qos: config.mqtt.qos as 0 | 1 | 2, keepaliveMs: config.mqtt.keepalive, reconnectPeriodMs: config.mqtt.reconnect_period, connectTimeoutMs: 10_000,
+      });
+      broker.onConnectionChange((up) => log.warn({ connected: up }, up ? 'mqtt.connected' : 'mqtt.disconnected'));
+    }
+    cleanups.push(() => broker.close());
+
+    let auth: AuthProvider = allowEveryone;
+    if (config.auth.provider === 'file') {
+      auth = await FileAuthProvider.open(config.auth.file, {
+        onReload: (count) => log.info({ count }, 'auth.reloaded'),
+        onReloadError: (message) => log.error({ err: message }, 'auth.reload_failed'),
+      });
+    } else if (!LOOPBACK.has(config.ocpp.host)) {
+      log.warn({ host: config.ocpp.host }, 'auth.none_public: auth.provider is none and the OCPP listener is reachable beyond loopback; any client can connect as any charge point');
+    }
+    cleanups.push(() => auth.close());
+
+    const bridge = new Bridge(broker, topics, registry, log, stats);
+    const ocpp = new OcppServer({ config, clock, log, stats, bridge, registry, auth, brokerReady: () => broker.isConnected() });
+    const ocppAddress = await ocpp.start();
+    let listening = true;
+    cleanups.push(async () => {
+      listening = false;
+      const closing = ocpp.stopAccepting();
+      ocpp.closeAll('shutdown');
+      await closing;
+    });
+
+    const ready = () => {
+      const checks = { ocpp_listener: listening, broker: broker.isConnected() };
+      return { ready: checks.ocpp_listener && checks.broker, checks };
+    };
+
+    let api: FastifyInstance | undefined;
+    let apiAddress: GatewayAddresses['api'];
+    if (config.api.enabled) {
+      const app = buildApi({ registry, ready });
+      api = app;
+      cleanups.push(() => app.close());
+      try {
+        await app.listen({ host: config.api.host, port: config.api.port });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+          throw new StartupError(`HTTP API: port ${config.api.port} on ${config.api.host} is already in use (api.port); choose another with --api-port PORT`);
+        }
+        throw err;
+      }
+      const a = app.server.address();
+      apiAddress = { host: config.api.host, port: typeof a === 'object' && a !== null ? a.port : config.api.port };
+    }
+
+    const addresses: GatewayAddresses = {
+      ocpp: { host: config.ocpp.host, port: ocppAddress.port },
+      ...(mqttAddress ? { mqtt: mqttAddress } : {}),
+      ...(apiAddress ? { api: apiAddress } : {}),
+    };
+    log.info({ ocpp: addresses.ocpp, mqtt: addresses.mqtt ?? { url: config.mqtt.url }, api: addresses.api ?? null, auth: auth.name }, 'gateway.started');
+
+    let closing: Promise<void> | undefined;
+    const close = (): Promise<void> => {
+      closing ??= (async () => {
+        log.info({ connected: registry.size }, 'gateway.stopping');
+        listening = false;
+        const closingListener = ocpp.stopAccepting();
+        ocpp.closeAll('shutdown');
+        await withTimeout(bridge.drained(), config.shutdown_timeout / 2);
+        await withTimeout(closingListener, config.shutdown_timeout / 2);
+        cleanups.length = 0;
+        if (api) await api.close();
+        auth.close();
+        await broker.close();
+        log.info({}, 'gateway.stopped');
+        log.flush?.();
+      })();
+      return closing;
+    };
+
+    return { config, addresses, registry, stats, ready, reloadAuth: () => auth.reload(), close };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    t.unref();
+    void p.finally(() => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,234 @@
+// One charge point connection: the imperative shell around its Channel. It turns socket events into
+// channel inputs and channel actions into I/O (send, publish, close, timers). [DESIGN: thin shell]
+import type { WebSocket } from 'ws';
+import type { Protocol } from '../config/schema.js';
+import { CLOSE_REASONS, type CloseReason, type GatewayErrorReason, type RejectedReason } from '../errors.js';
+import { decodeFrame } from '../ocpp/codec.js';
+import { PROTOCOLS } from '../ocpp/protocols.js';
+import { Channel, type ChannelAction, type ChannelOptions, type MessageKind, type ServiceMessage, type TimerKey } from '../session/channel.js';
+import type { Clock } from '../session/clock.js';
+import type { Logger } from '../obs/log.js';
+import type { Stats } from '../obs/stats.js';
+
+export interface ConnectionLimits {
+  readonly pingIntervalMs: number;
+  readonly keepaliveTimeoutMs: number;
+  readonly keepaliveFollowHeartbeat: boolean;
+  readonly maxOutboundBuffer: number;
+  readonly maxInflightPublishes: number;
+  /** How long a closing connection waits for the peer's close frame before dropping the socket. */
+  readonly closeGraceMs: number;
+}
+
+/** What a connection needs from the gateway around it. */
+export interface ConnectionHost {
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly stats: Stats;
+  publishUp(conn: Connection, type: MessageKind, action: string, messageId: string, payloadText: string, gatewayReason?: GatewayErrorReason): Promise<void>;
+  publishRejected(conn: Connection, reason: RejectedReason, detail: string, messageId?: string, action?: string): void;
+  /** Called once, when the connection is over (whoever closed it). */
+  onTeardown(conn: Connection, reason: CloseReason, code: number): void;
+}
+
+export interface ConnectionInfo {
+  readonly cpId: string;
+  readonly protocol: Protocol;
+  readonly remoteAddress: string;
+  readonly username: string | undefined;
+}
+
+const WS_ERROR_REASONS: Record<string, CloseReason> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 'frame_too_large',
+  WS_ERR_INVALID_UTF8: 'invalid_utf8',
+};
+
+export class Connection {
+  readonly cpId: string;
+  readonly protocol: Protocol;
+  readonly remoteAddress: string;
+  readonly username: string | undefined;
+  readonly connectedAt: number;
+  lastSeenAt: number;
+  heartbeatInterval: number | undefined;
+  readonly counters = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 };
+  readonly channel: Channel;
+
+  readonly #ws: WebSocket;
+  readonly #host: ConnectionHost;
+  readonly #limits: ConnectionLimits;
+  readonly #timers = new Map<TimerKey, unknown>();
+  #keepalive: unknown;
+  #lastPingAt: number;
+  #inflightPublishes = 0;
+  #paused = false;
+  #closed = false;
+  #wsErrorReason: CloseReason | undefined;
+
+  constructor(ws: WebSocket, info: ConnectionInfo, channelOptions: Omit<ChannelOptions, 'spec'>, limits: ConnectionLimits, host: ConnectionHost) {
+    this.cpId = info.cpId;
+    this.protocol = info.protocol;
+    this.remoteAddress = info.remoteAddress;
+    this.username = info.username;
+    this.#ws = ws;
+    this.#host = host;
+    this.#limits = limits;
+    this.connectedAt = host.clock.now();
+    this.lastSeenAt = this.connectedAt;
+    this.#lastPingAt = this.connectedAt;
+    this.channel = new Channel({ ...channelOptions, spec: PROTOCOLS[info.protocol] });
+
+    ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
+    ws.on('pong', () => {
+      this.lastSeenAt = this.#host.clock.now();
+    });
+    ws.on('error', (err: Error & { code?: string }) => {
+      this.#wsErrorReason = WS_ERROR_REASONS[err.code ?? ''];
+      this.#host.log.debug({ cpId: this.cpId, err: err.message }, 'cp.socket_error');
+    });
+    ws.on('close', (code) => this.#teardown(this.#wsErrorReason ?? 'closed_by_cp', code));
+    this.#startKeepalive();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** A message a service published for this charge point. */
+  fromService(message: ServiceMessage): void {
+    this.#run(this.channel.handle({ kind: 'service', message }, this.#host.clock.now()));
+  }
+
+  /** Closes from the gateway's side with the registry's code for `reason`. */
+  close(reason: Exclude<CloseReason, 'closed_by_cp'>): void {
+    if (this.#closed) return;
+    const code = CLOSE_REASONS[reason].code;
+    this.#ws.close(code, reason);
+    const grace = this.#host.clock.setTimeout(() => this.#ws.terminate(), this.#limits.closeGraceMs);
+    this.#ws.once('close', () => this.#host.clock.clearTimeout(grace));
+    this.#teardown(reason, code);
+  }
+
+  #onMessage(data: Buffer, isBinary: boolean): void {
+    if (this.#closed) return;
+    const now = this.#host.clock.now();
+    this.lastSeenAt = now;
+    this.counters.framesIn++;
+    this.counters.bytesIn += data.length;
+    this.#host.stats.framesIn++;
+    this.#host.stats.bytesIn += data.length;
+    if (isBinary) {
+      // [OCPP-J 1.6 §3] text frames only
+      this.close('binary_frame');
+      return;
+    }
+    const decoded = decodeFrame(data.toString('utf8'), PROTOCOLS[this.protocol]);
+    this.#run(this.channel.handle(decoded.ok ? { kind: 'cp_frame', frame: decoded.frame } : { kind: 'cp_bad_frame', failure: decoded.failure }, now));
+  }
+
+  #run(actions: readonly ChannelAction[]): void {
+    for (const action of actions) {
+      switch (action.kind) {
+        case 'send': this.#send(action.text); break;
+        case 'publish': this.#publish(action); break;
+        case 'rejected': this.#host.publishRejected(this, action.reason, action.detail, action.messageId, action.action); break;
+        case 'close': this.close(action.reason); break;
+        case 'arm': this.#arm(action.timer, action.at); break;
+        case 'disarm': this.#disarm(action.timer); break;
+        case 'heartbeat_interval': this.heartbeatInterval = action.seconds; break;
+      }
+    }
+  }
+
+  #send(text: string): void {
+    if (this.#closed) return;
+    if (this.#ws.bufferedAmount > this.#limits.maxOutboundBuffer) {
+      this.close('slow_consumer');
+      return;
+    }
+    this.counters.framesOut++;
+    this.counters.bytesOut += text.length;
+    this.#host.stats.framesOut++;
+    this.#host.stats.bytesOut += text.length;
+    this.#ws.send(text);
+  }
+
+  #publish(action: Extract<ChannelAction, { kind: 'publish' }>): void {
+    if (action.gatewayReason !== undefined) {
+      this.#host.log.info({ cpId: this.cpId, messageId: action.messageId, action: action.action, reason: action.gatewayReason }, 'gateway.error');
+    }
+    this.#inflightPublishes++;
+    if (!this.#paused && this.#inflightPublishes >= this.#limits.maxInflightPublishes && !this.#closed) {
+      // Backpressure: stop reading from this charge point until the broker catches up.
+      this.#paused = true;
+      this.#ws.pause();
+    }
+    this.#host.publishUp(this, action.type, action.action, action.messageId, action.payloadText, action.gatewayReason).then(
+      () => this.#published(),
+      (err: unknown) => {
+        this.#published();
+        this.#host.log.warn({ cpId: this.cpId, messageId: action.messageId, err: String(err) }, 'mqtt.publish_failed');
+        if (action.tracksCall) this.#run(this.channel.handle({ kind: 'publish_failed', messageId: action.messageId }, this.#host.clock.now()));
+      },
+    );
+  }
+
+  #published(): void {
+    this.#inflightPublishes--;
+    if (this.#paused && this.#inflightPublishes < this.#limits.maxInflightPublishes / 2) {
+      this.#paused = false;
+      if (!this.#closed) this.#ws.resume();
+    }
+  }
+
+  #arm(timer: TimerKey, at: number): void {
+    this.#disarm(timer);
+    const delay = Math.max(0, at - this.#host.clock.now());
+    this.#timers.set(timer, this.#host.clock.setTimeout(() => {
+      this.#timers.delete(timer);
+      if (!this.#closed) this.#run(this.channel.handle({ kind: 'timer', timer }, this.#host.clock.now()));
+    }, delay));
+  }
+
+  #disarm(timer: TimerKey): void {
+    const handle = this.#timers.get(timer);
+    if (handle === undefined) return;
+    this.#host.clock.clearTimeout(handle);
+    this.#timers.delete(timer);
+  }
+
+  /** Silence allowed before closing: keepalive_timeout, or 1.5 x the granted heartbeat interval if longer. */
+  keepaliveTimeoutMs(): number {
+    const base = this.#limits.keepaliveTimeoutMs;
+    if (base === 0 || !this.#limits.keepaliveFollowHeartbeat || this.heartbeatInterval === undefined) return base;
+    return Math.max(base, this.heartbeatInterval * 1500);
+  }
+
+  #startKeepalive(): void {
+    const { pingIntervalMs: ping, keepaliveTimeoutMs: timeout } = this.#limits;
+    if (ping === 0 && timeout === 0) return;
+    const tick = ping > 0 ? (timeout > 0 ? Math.min(ping, timeout / 2) : ping) : timeout / 2;
+    this.#keepalive = this.#host.clock.setInterval(() => {
+      const now = this.#host.clock.now();
+      const allowed = this.keepaliveTimeoutMs();
+      if (allowed > 0 && now - this.lastSeenAt >= allowed) {
+        this.close('keepalive_timeout');
+        return;
+      }
+      if (ping > 0 && now - this.#lastPingAt >= ping) {
+        this.#lastPingAt = now;
+        this.#ws.ping();
+      }
+    }, Math.max(10, Math.floor(tick)));
+  }
+
+  #teardown(reason: CloseReason, code: number): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#keepalive !== undefined) this.#host.clock.clearInterval(this.#keepalive);
+    for (const handle of this.#timers.values()) this.#host.clock.clearTimeout(handle);
+    this.#timers.clear();
+    this.#run(this.channel.handle({ kind: 'disconnected' }, this.#host.clock.now()));
+    this.#host.onTeardown(this, reason, code);
+  }
+}

@@ -1,0 +1,222 @@
+// The OCPP WebSocket listener and its upgrade pipeline: path -> limits -> subprotocol -> auth ->
+// downstream subscription -> 101 -> registry. Every refusal is an HTTP status from the error
+// registry, a log line, a counter and (when the cpId is known) an event/rejected. [SPEC §3, §8]
+import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Config, Protocol } from '../config/schema.js';
+import { UPGRADE_REFUSALS, type UpgradeRefusal } from '../errors.js';
+import type { AuthProvider } from '../auth/provider.js';
+import type { Bridge } from '../bridge/bridge.js';
+import type { Clock } from '../session/clock.js';
+import type { Registry } from '../session/registry.js';
+import type { Logger } from '../obs/log.js';
+import { Stats } from '../obs/stats.js';
+import { Connection, type ConnectionHost, type ConnectionLimits } from './connection.js';
+import { parseBasicAuth, parseCpIdFromPath, parseProtocolList, selectProtocol } from './handshake.js';
+import { closeServer, listen } from './listen.js';
+
+export interface OcppServerDeps {
+  readonly config: Readonly<Config>;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly stats: Stats;
+  readonly bridge: Bridge;
+  readonly registry: Registry<Connection>;
+  readonly auth: AuthProvider;
+  /** False while the broker is unreachable: new charge points are refused with 503. */
+  readonly brokerReady: () => boolean;
+}
+
+class Refusal extends Error {
+  constructor(readonly refusal: UpgradeRefusal, readonly detail: string, readonly cpId?: string) {
+    super(detail);
+  }
+}
+
+export class OcppServer {
+  readonly #d: OcppServerDeps;
+  readonly #http: Server;
+  readonly #wss: WebSocketServer;
+  readonly #chosenProtocol = new WeakMap<IncomingMessage, string | false>();
+  readonly #host: ConnectionHost;
+  readonly #limits: ConnectionLimits;
+  #accepting = true;
+
+  constructor(deps: OcppServerDeps) {
+    this.#d = deps;
+    const o = deps.config.ocpp;
+    this.#http = createServer((req, res) => {
+      const inside = parseCpIdFromPath(req.url, o.path, o.max_id_length).ok;
+      res.writeHead(inside ? 426 : 404, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+      res.end(inside ? 'OCPP-J endpoint: connect with a WebSocket upgrade\n' : 'not found\n');
+    });
+    // Slow or stalled request headers count against the handshake timeout too.
+    this.#http.headersTimeout = o.handshake_timeout;
+    this.#http.requestTimeout = o.handshake_timeout;
+    this.#http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#onUpgrade(req, socket, head));
+    this.#http.on('clientError', (_err, socket) => socket.destroy());
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: o.max_frame_size,
+      perMessageDeflate: false,
+      clientTracking: false,
+      handleProtocols: (_offered, req) => this.#chosenProtocol.get(req) ?? false,
+    });
+    this.#limits = {
+      pingIntervalMs: o.ws_ping_interval,
+      keepaliveTimeoutMs: o.keepalive_timeout,
+      keepaliveFollowHeartbeat: o.keepalive_follow_heartbeat,
+      maxOutboundBuffer: o.max_outbound_buffer,
+      maxInflightPublishes: o.max_inflight_publishes,
+      closeGraceMs: 5000,
+    };
+    this.#host = {
+      clock: deps.clock,
+      log: deps.log,
+      stats: deps.stats,
+      publishUp: (conn, type, action, messageId, payloadText, reason) => deps.bridge.publishUp(conn, type, action, messageId, payloadText, reason),
+      publishRejected: (conn, reason, detail, messageId, action) => deps.bridge.publishRejected(conn, reason, detail, messageId, action),
+      onTeardown: (conn, reason, code) => this.#onTeardown(conn, reason, code),
+    };
+  }
+
+  async start(): Promise<AddressInfo> {
+    const o = this.#d.config.ocpp;
+    return listen(this.#http, o.host, o.port, { what: 'OCPP WebSocket listener', key: 'ocpp.port', flag: '--ocpp-port' });
+  }
+
+  async #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const { config, clock, log } = this.#d;
+    socket.on('error', () => socket.destroy());
+    let finished = false;
+    const timer = clock.setTimeout(() => {
+      if (!finished) this.#refuse(socket, new Refusal('handshake_timeout', `no completed upgrade within ${config.ocpp.handshake_timeout} ms`));
+      finished = true;
+    }, config.ocpp.handshake_timeout);
+    let subscribedFor: string | undefined;
+    try {
+      const admitted = await this.#admit(req);
+      if (finished || socket.destroyed) throw new Refusal('handshake_timeout', 'the client left or the handshake timed out during authentication', admitted.cpId);
+      await this.#d.bridge.acquire(admitted.cpId);
+      subscribedFor = admitted.cpId;
+      if (finished || socket.destroyed) throw new Refusal('handshake_timeout', 'the client left or the handshake timed out while subscribing', admitted.cpId);
+      finished = true;
+      clock.clearTimeout(timer);
+      this.#chosenProtocol.set(req, admitted.echo ? admitted.protocol : false);
+      let upgraded = false;
+      this.#wss.handleUpgrade(req, socket, head, (ws) => {
+        upgraded = true;
+        this.#accept(ws, admitted, req);
+      });
+      if (!upgraded) this.#d.bridge.release(admitted.cpId); // ws refused it (bad handshake headers) or the socket closed
+    } catch (err) {
+      if (subscribedFor !== undefined) this.#d.bridge.release(subscribedFor);
+      clock.clearTimeout(timer);
+      if (err instanceof Refusal) {
+        if (!finished || err.refusal === 'handshake_timeout') this.#refuse(socket, err);
+      } else {
+        log.error({ err: String(err) }, 'cp.upgrade_failed');
+        this.#refuse(socket, new Refusal('not_ready', 'internal error during the upgrade'));
+      }
+      finished = true;
+    }
+  }
+
+  async #admit(req: IncomingMessage): Promise<{ cpId: string; protocol: Protocol; echo: boolean; username: string | undefined }> {
+    const o = this.#d.config.ocpp;
+    if (!this.#accepting) throw new Refusal('shutting_down', 'the gateway is shutting down');
+    const id = parseCpIdFromPath(req.url, o.path, o.max_id_length);
+    if (!id.ok) throw new Refusal(id.refusal, id.detail);
+    const cpId = id.value;
+    if (!this.#d.brokerReady()) throw new Refusal('not_ready', 'the MQTT broker is not reachable', cpId);
+    if (this.#d.registry.size >= o.max_connections && this.#d.registry.get(cpId) === undefined) {
+      throw new Refusal('too_many_connections', `${o.max_connections} charge points are connected (ocpp.max_connections)`, cpId);
+    }
+    const fallback = o.default_protocol === '' ? undefined : (o.default_protocol as Protocol);
+    const chosen = selectProtocol(parseProtocolList(req.headers['sec-websocket-protocol']), o.protocols as Protocol[], fallback);
+    if (!chosen.ok) throw new Refusal(chosen.refusal, chosen.detail, cpId);
+    const basic = parseBasicAuth(req.headers.authorization, cpId, this.#d.config.auth.username_must_match);
+    if (basic !== undefined && !basic.ok) throw new Refusal(basic.refusal, basic.detail, cpId);
+    const decision = await this.#d.auth.authenticate({
+      cpId,
+      protocol: chosen.value.protocol,
+      remoteAddress: req.socket.remoteAddress ?? '',
+      ...(basic?.ok ? { username: basic.value.username, password: basic.value.password } : {}),
+    });
+    if (!decision.allow) throw new Refusal('unauthorized', decision.detail, cpId);
+    return { cpId, protocol: chosen.value.protocol, echo: chosen.value.echo, username: basic?.ok ? basic.value.username : undefined };
+  }
+
+  #refuse(socket: Duplex, r: Refusal): void {
+    const { stats, log, bridge } = this.#d;
+    const status = UPGRADE_REFUSALS[r.refusal].status;
+    Stats.bump(stats.upgradeRefusals, r.refusal);
+    log.info({ cpId: r.cpId, reason: r.refusal, status, detail: r.detail }, 'cp.upgrade_refused');
+    if (r.cpId !== undefined) bridge.publishEvent(r.cpId, 'rejected', { cpId: r.cpId, reason: r.refusal, status, detail: r.detail }).catch(() => undefined);
+    if (socket.destroyed) return;
+    const body = `${r.refusal}: ${r.detail}\n`;
+    const auth = status === 401 ? 'WWW-Authenticate: Basic realm="ocpp-gateway", charset="UTF-8"\r\n' : '';
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Ocpp-Gateway-Reason: ${r.refusal}\r\n${auth}\r\n${body}`,
+    );
+    socket.once('finish', () => socket.destroy());
+  }
+
+  #accept(ws: WebSocket, admitted: { cpId: string; protocol: Protocol; username: string | undefined }, req: IncomingMessage): void {
+    const { config, registry, bridge, stats, log } = this.#d;
+    const conn = new Connection(
+      ws,
+      { cpId: admitted.cpId, protocol: admitted.protocol, remoteAddress: req.socket.remoteAddress ?? '', username: admitted.username },
+      {
+        awaitingTimeoutMs: config.upstream.awaiting_timeout,
+        onUpstreamTimeout: config.upstream.on_timeout,
+        concurrentCalls: config.upstream.concurrent_calls,
+        maxPendingUpstream: config.upstream.max_pending,
+        maxQueueLength: config.dnstream.max_mqueue_len,
+        retryIntervalMs: config.dnstream.retry_interval,
+        maxRetries: config.dnstream.max_retries,
+        maxBadMessages: config.ocpp.max_bad_messages,
+        badMessagesWindowMs: config.ocpp.bad_messages_window,
+      },
+      this.#limits,
+      this.#host,
+    );
+    const previous = registry.claim(conn);
+    previous?.close('replaced');
+    stats.connects++;
+    log.info({ cpId: conn.cpId, protocol: conn.protocol, remoteAddress: conn.remoteAddress, replaced: previous !== undefined }, 'cp.connected');
+    const connectedAt = new Date(conn.connectedAt).toISOString();
+    bridge.publishEvent(conn.cpId, 'connected', { cpId: conn.cpId, protocol: conn.protocol, remoteAddress: conn.remoteAddress, username: conn.username ?? null, connectedAt }, conn.protocol).catch(() => undefined);
+    bridge.publishPresence(conn.cpId, true, conn.protocol, conn.connectedAt).catch(() => undefined);
+  }
+
+  #onTeardown(conn: Connection, reason: string, code: number): void {
+    const { registry, bridge, stats, log, clock } = this.#d;
+    const wasCurrent = registry.release(conn);
+    bridge.release(conn.cpId);
+    Stats.bump(stats.disconnects, reason);
+    const now = clock.now();
+    log.info({ cpId: conn.cpId, reason, code }, 'cp.disconnected');
+    bridge.publishEvent(conn.cpId, 'disconnected', { cpId: conn.cpId, protocol: conn.protocol, reason, code, disconnectedAt: new Date(now).toISOString() }, conn.protocol).catch(() => undefined);
+    // The fence: only the current connection may mark the charge point offline.
+    if (wasCurrent) bridge.publishPresence(conn.cpId, false, conn.protocol, now).catch(() => undefined);
+  }
+
+  /**
+   * Stops accepting new charge points; the promise settles once every socket of the listener is
+   * gone, so close the connections (closeAll) before awaiting it.
+   */
+  stopAccepting(): Promise<void> {
+    this.#accepting = false;
+    const closing = closeServer(this.#http);
+    this.#http.closeIdleConnections();
+    return closing;
+  }
+
+  closeAll(reason: 'shutdown' | 'kicked'): void {
+    for (const conn of [...this.#d.registry.values()]) conn.close(reason);
+  }
+}

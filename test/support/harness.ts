@@ -1,0 +1,167 @@
+// Shared test harness: a gateway on ephemeral loopback ports, real MQTT.js services and real
+// ocpp-rpc charge points, all closed in t.after. Waiting is on events, never on sleeps.
+import type { TestContext } from 'node:test';
+import { pino } from 'pino';
+import mqtt, { type MqttClient } from 'mqtt';
+import { RPCClient } from 'ocpp-rpc';
+import WebSocket from 'ws';
+import { loadConfig } from '../../src/config/load.js';
+import { startGateway, type Gateway } from '../../src/gateway.js';
+
+export const EPHEMERAL: Array<[string, unknown]> = [
+  ['ocpp.host', '127.0.0.1'],
+  ['ocpp.port', 0],
+  ['mqtt.embedded.host', '127.0.0.1'],
+  ['mqtt.embedded.port', 0],
+  ['mqtt.embedded.ws_port', 0],
+  ['api.host', '127.0.0.1'],
+  ['api.port', 0],
+  ['log.level', 'silent'],
+];
+
+export interface TestGateway {
+  gw: Gateway;
+  ocppUrl: string;
+  mqttUrl: string;
+  apiUrl: string;
+}
+
+export async function startTestGateway(t: TestContext, settings: Record<string, unknown> = {}): Promise<TestGateway> {
+  const loaded = loadConfig({ overrides: [...EPHEMERAL, ...Object.entries(settings)] });
+  if (!loaded.ok) throw new Error(loaded.errors.join('; '));
+  const gw = await startGateway({ config: loaded.config, log: pino({ level: 'silent' }) });
+  t.after(() => gw.close());
+  return {
+    gw,
+    ocppUrl: `ws://127.0.0.1:${gw.addresses.ocpp.port}${loaded.config.ocpp.path}`,
+    mqttUrl: `mqtt://127.0.0.1:${gw.addresses.mqtt?.port ?? 0}`,
+    apiUrl: `http://127.0.0.1:${gw.addresses.api?.port ?? 0}`,
+  };
+}
+
+export interface Received {
+  topic: string;
+  text: string;
+  json: unknown;
+  retain: boolean;
+}
+
+/** An MQTT.js service that records what it receives and lets a test wait for a message. */
+export class Service {
+  readonly client: MqttClient;
+  readonly received: Received[] = [];
+  #waiters: Array<{ match: (m: Received) => boolean; resolve: (m: Received) => void; from: number }> = [];
+
+  private constructor(client: MqttClient) {
+    this.client = client;
+    client.on('message', (topic, payload, packet) => {
+      const text = payload.toString('utf8');
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      const m = { topic, text, json, retain: packet.retain };
+      this.received.push(m);
+      this.#waiters = this.#waiters.filter((w) => {
+        if (!w.match(m)) return true;
+        w.resolve(m);
+        return false;
+      });
+    });
+  }
+
+  static async connect(t: TestContext, url: string, subscriptions: string[] = ['ocpp/#'], options: mqtt.IClientOptions = {}): Promise<Service> {
+    const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, ...options });
+    t.after(() => client.endAsync(true));
+    const service = new Service(client);
+    if (subscriptions.length > 0) await client.subscribeAsync(subscriptions, { qos: 1 });
+    return service;
+  }
+
+  /** The first message (already received or future) whose topic equals/matches. */
+  waitFor(match: string | ((m: Received) => boolean), from = 0): Promise<Received> {
+    const fn = typeof match === 'string' ? (m: Received) => m.topic === match : match;
+    const seen = this.received.slice(from).find(fn);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve) => this.#waiters.push({ match: fn, resolve, from }));
+  }
+
+  topics(prefix: string): string[] {
+    return this.received.filter((m) => m.topic.startsWith(prefix)).map((m) => m.topic);
+  }
+
+  async publish(topic: string, payload: unknown): Promise<void> {
+    await this.client.publishAsync(topic, typeof payload === 'string' ? payload : JSON.stringify(payload), { qos: 1 });
+  }
+}
+
+export async function chargePoint(t: TestContext, endpoint: string, identity: string, options: Record<string, unknown> = {}): Promise<RPCClient> {
+  // ocpp-rpc's typings require every option; its constructor fills defaults.
+  const cp = new RPCClient({ endpoint, identity, protocols: ['ocpp1.6'], strictMode: true, reconnect: false, ...options } as unknown as ConstructorParameters<typeof RPCClient>[0]);
+  t.after(() => cp.close({ force: true }).catch(() => undefined));
+  await cp.connect();
+  return cp;
+}
+
+/** A bare ws client, for frames no OCPP library would send. */
+export async function rawSocket(t: TestContext, url: string, protocols: string[] = ['ocpp1.6'], options: WebSocket.ClientOptions = {}): Promise<RawSocket> {
+  const ws = new WebSocket(url, protocols, options);
+  t.after(() => ws.terminate());
+  const raw = new RawSocket(ws);
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+  });
+  return raw;
+}
+
+export class RawSocket {
+  readonly frames: unknown[] = [];
+  #waiters: Array<(f: unknown) => void> = [];
+  readonly closed: Promise<{ code: number; reason: string }>;
+
+  constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      const f: unknown = JSON.parse(String(data));
+      const w = this.#waiters.shift();
+      if (w) w(f);
+      else this.frames.push(f);
+    });
+    this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  }
+
+  next(): Promise<unknown> {
+    if (this.frames.length > 0) return Promise.resolve(this.frames.shift());
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  send(text: string | Buffer, binary = false): void {
+    this.ws.send(text, { binary });
+  }
+}
+
+/** The HTTP status of a refused upgrade (or 101). */
+export function upgradeStatus(url: string, protocols: string[] | undefined, headers: Record<string, string> = {}): Promise<{ status: number; reason: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, protocols ?? [], { headers });
+    ws.once('open', () => {
+      resolve({ status: 101, reason: undefined });
+      ws.terminate();
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      resolve({ status: res.statusCode ?? 0, reason: res.headers['x-ocpp-gateway-reason'] as string | undefined });
+      res.resume();
+      ws.terminate();
+    });
+    ws.once('error', (err) => {
+      if (!/Unexpected server response/.test(String(err))) reject(err);
+    });
+  });
+}
+
+export function basic(user: string, password: string | Buffer): string {
+  return `Basic ${Buffer.concat([Buffer.from(`${user}:`), Buffer.isBuffer(password) ? password : Buffer.from(password)]).toString('base64')}`;
+}
