@@ -26,7 +26,7 @@ test('[SPEC §4] service CALL Reset reaches the CP handler; its result comes bac
   const svc = await Service.connect(t, mqttUrl);
   const cp = await chargePoint(t, ocppUrl, 'CP1');
   const seen: unknown[] = [];
-  cp.handle('Reset', ({ params }: { params: unknown }) => {
+  cp.handle('Reset', async ({ params }) => {
     seen.push(params);
     return { status: 'Accepted' };
   });
@@ -46,10 +46,10 @@ test('[SPEC §5] three downstream CALLs reach the CP one at a time; overflow get
   const order: string[] = [];
   const releases: Array<() => void> = [];
   let arrived: () => void = () => undefined;
-  cp.handle('ChangeConfiguration', async ({ params }: { params: { key: string } }) => {
+  cp.handle('ChangeConfiguration', async ({ params }) => {
     inHandler++;
     maxConcurrent = Math.max(maxConcurrent, inHandler);
-    order.push(params.key);
+    order.push(String(params?.['key']));
     arrived();
     await new Promise<void>((resolve) => releases.push(resolve));
     inHandler--;
@@ -121,7 +121,7 @@ test('[SPEC §3] second connection with the same cpId replaces the first; downst
   const first = await rawSocket(t, `${ocppUrl}/CP1`);
   await svc.waitFor('ocpp/CP1/event/connected');
   const second = await chargePoint(t, ocppUrl, 'CP1');
-  second.handle('TriggerMessage', () => ({ status: 'Accepted' }));
+  second.handle('TriggerMessage', async () => ({ status: 'Accepted' }));
   const closed = await first.closed;
   assert.deepEqual(closed, { code: 1000, reason: 'replaced' });
   const ev = await svc.waitFor((m) => m.topic === 'ocpp/CP1/event/disconnected');
