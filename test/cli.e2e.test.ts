@@ -1,0 +1,109 @@
+// The gateway as an operator runs it: the `npm start` command line, its logs, signals and errors.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { chargePoint, Service } from './support/harness.js';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const T = { timeout: 30_000 };
+const EPHEMERAL_FLAGS = ['--ocpp-host', '127.0.0.1', '--ocpp-port', '0', '--mqtt-port', '0', '--mqtt-ws-port', '0', '--api-port', '0', '--set', 'mqtt.embedded.host=127.0.0.1'];
+
+interface Started { child: ChildProcess; ports: { ocpp: number; mqtt: number; mqttWs: number; api: number }; exit: Promise<number | null>; stderr: () => string }
+
+/** `npm start` runs `node bin/ocpp-gateway.js`; spawn exactly that, so signals reach the gateway itself. */
+function startCommand(): string[] {
+  const script = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start'];
+  assert.equal(script, 'node bin/ocpp-gateway.js');
+  return ['bin/ocpp-gateway.js'];
+}
+
+function run(args: string[], env: Record<string, string> = {}): { child: ChildProcess; exit: Promise<number | null>; stderr: () => string } {
+  const child = spawn(process.execPath, [...startCommand(), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, exit, stderr: () => err };
+}
+
+async function startProcess(t: TestContext, args: string[] = []): Promise<Started> {
+  const r = run([...EPHEMERAL_FLAGS, ...args]);
+  t.after(() => { if (r.child.exitCode === null) r.child.kill('SIGKILL'); });
+  const lines = createInterface({ input: r.child.stdout as NodeJS.ReadableStream });
+  for await (const line of lines) {
+    const entry = JSON.parse(line) as { msg: string; ocpp?: { port: number }; mqtt?: { port: number; wsPort: number }; api?: { port: number } };
+    if (entry.msg === 'gateway.started') {
+      lines.on('line', () => undefined); // keep draining stdout
+      return { ...r, ports: { ocpp: entry.ocpp?.port ?? 0, mqtt: entry.mqtt?.port ?? 0, mqttWs: entry.mqtt?.wsPort ?? 0, api: entry.api?.port ?? 0 } };
+    }
+  }
+  throw new Error(`gateway exited before starting: ${r.stderr()}`);
+}
+
+test('[SPEC §2] npm start: embedded broker, a CP boots through MQTT, SIGTERM closes CPs with 1001 and exits 0', T, async (t) => {
+  const gw = await startProcess(t);
+  assert.ok(gw.ports.ocpp > 0 && gw.ports.mqtt > 0 && gw.ports.mqttWs > 0 && gw.ports.api > 0);
+  const svc = await Service.connect(t, `mqtt://127.0.0.1:${gw.ports.mqtt}`, ['ocpp/+/up/#', 'ocpp/+/status']);
+  svc.client.on('message', (topic) => {
+    const m = /^ocpp\/CP1\/up\/request\/BootNotification\/(.+)$/.exec(topic);
+    if (m) void svc.publish(`ocpp/CP1/dn/response/BootNotification/${m[1]}`, { status: 'Accepted', currentTime: '2026-11-23T10:00:00.000Z', interval: 60 });
+  });
+  // Services may also use MQTT over WebSocket on the embedded broker.
+  const wsSvc = await Service.connect(t, `ws://127.0.0.1:${gw.ports.mqttWs}/mqtt`, ['ocpp/+/up/request/#']);
+  const cp = await chargePoint(t, `ws://127.0.0.1:${gw.ports.ocpp}/ocpp`, 'CP1');
+  const res = await cp.call('BootNotification', { chargePointVendor: 'Acme', chargePointModel: 'M1' });
+  assert.equal((res as { status: string }).status, 'Accepted');
+  await wsSvc.waitFor((m) => m.topic.startsWith('ocpp/CP1/up/request/BootNotification/'));
+  const health = await fetch(`http://127.0.0.1:${gw.ports.api}/readyz`);
+  assert.equal(health.status, 200);
+
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => cp.once('close', (e: { code: number; reason: Buffer | string }) => resolve({ code: e.code, reason: String(e.reason) })));
+  gw.child.kill('SIGTERM');
+  assert.deepEqual(await closed, { code: 1001, reason: 'shutdown' });
+  const offline = await svc.waitFor((m) => m.topic === 'ocpp/CP1/status' && (m.json as { online: boolean }).online === false);
+  assert.ok(offline);
+  assert.equal(await gw.exit, 0);
+});
+
+test('[SPEC §2] a port in use is a one-line error naming the port and the flag', T, async (t) => {
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.after(() => blocker.close());
+  const port = (blocker.address() as { port: number }).port;
+  const r = run([...EPHEMERAL_FLAGS, '--mqtt-port', String(port)]);
+  assert.equal(await r.exit, 1);
+  const lines = r.stderr().trim().split('\n');
+  assert.equal(lines.length, 1);
+  assert.match(lines[0] ?? '', new RegExp(`port ${port} .*in use.*--mqtt-port.*--mqtt-url mqtt://127\\.0\\.0\\.1:${port}`));
+
+  const r2 = run([...EPHEMERAL_FLAGS, '--ocpp-port', String(port)]);
+  assert.equal(await r2.exit, 1);
+  assert.match(r2.stderr(), new RegExp(`port ${port} .*in use.*--ocpp-port`));
+});
+
+test('[SPEC §2] check-config lists every error with its key and exits 1; a valid file exits 0; env beats file, flags beat env', T, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ocpp-gw-cfg-'));
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, 'ocpp:\n  port: 99999\n  unknown_thing: 1\nupstream:\n  awaiting_timeout: soon\n');
+  const r = run(['check-config', '--config', bad]);
+  assert.equal(await r.exit, 1);
+  const errs = r.stderr().trim().split('\n');
+  assert.deepEqual(errs.map((l) => l.split(':')[1]?.trim()), ['ocpp.port', 'ocpp.unknown_thing', 'upstream.awaiting_timeout']);
+
+  const good = join(dir, 'good.json');
+  writeFileSync(good, JSON.stringify({ ocpp: { port: 1234 }, upstream: { awaiting_timeout: '10s' } }));
+  const ok = run(['check-config', '--config', good]);
+  assert.equal(await ok.exit, 0);
+
+  // env overrides the file's valid value with an invalid one -> the error names the key
+  const envWins = run(['check-config', '--config', good], { OCPP_GW_OCPP__PORT: 'x' });
+  assert.equal(await envWins.exit, 1);
+  assert.match(envWins.stderr(), /ocpp\.port/);
+  // and a flag overrides the environment again
+  const flagWins = run(['check-config', '--config', good, '--ocpp-port', '2000'], { OCPP_GW_OCPP__PORT: 'x' });
+  assert.equal(await flagWins.exit, 0);
+});
