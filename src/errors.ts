@@ -51,6 +51,5 @@ export const REJECTED_REASONS = {
   unknown_message_id: 'A CALLRESULT/CALLERROR from the charge point for no pending downstream CALL.',
   duplicate_call: 'A CALL with the messageId of the charge point\'s pending CALL (a retransmission); not published twice.',
   concurrent_call: 'A second CALL while one is pending, with upstream.concurrent_calls = reject; a CALLERROR was sent back.',
-  unsupported_message_type: 'A message type the connection\'s protocol has but the gateway does not bridge in this direction.',
 } as const;
 export type RejectedReason = keyof typeof REJECTED_REASONS;

@@ -15,8 +15,8 @@ function fromParser(parse: (v: unknown) => number | string) {
   });
 }
 
-const duration = (def: string, doc: string) => fromParser(parseDuration).prefault(def).describe(doc);
-const size = (def: string, doc: string) => fromParser(parseSize).prefault(def).describe(doc);
+const duration = (def: string, doc: string) => fromParser(parseDuration).prefault(def).meta({ description: doc, 'x-type': 'duration' });
+const size = (def: string, doc: string) => fromParser(parseSize).prefault(def).meta({ description: doc, 'x-type': 'size' });
 
 function int(def: number, min: number, max: number, doc: string) {
   return z
@@ -30,7 +30,7 @@ function int(def: number, min: number, max: number, doc: string) {
       return n;
     })
     .prefault(def)
-    .describe(doc);
+    .meta({ description: doc, 'x-type': `integer ${min}–${max}` });
 }
 
 const port = (def: number, doc: string) => int(def, 0, 65535, `${doc} 0 picks a free port (logged at start).`);
@@ -40,7 +40,7 @@ function bool(def: boolean, doc: string) {
     .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
     .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes')
     .prefault(def)
-    .describe(doc);
+    .meta({ description: doc, 'x-type': 'boolean' });
 }
 
 const str = (def: string, doc: string) => z.string().prefault(def).describe(doc);
@@ -54,7 +54,7 @@ function list(def: string[], doc: string) {
     .union([z.array(z.string()), z.string()])
     .transform((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v))
     .prefault(def)
-    .describe(doc);
+    .meta({ description: doc, 'x-type': 'list of strings' });
 }
 
 /** Protocols the gateway can speak; the order of ocpp.protocols is its preference. */
@@ -77,7 +77,7 @@ export const configSchema = z
         keepalive_timeout: duration('180s', 'A charge point silent (no frame, no pong) this long is closed (reason keepalive_timeout); 0 = never.'),
         keepalive_follow_heartbeat: bool(true, 'After an accepted BootNotification, allow silence of up to 1.5 x its heartbeat interval when that is longer than keepalive_timeout.'),
         max_frame_size: size('256KiB', 'Largest inbound WebSocket message; larger closes the connection with 1009.'),
-        max_bad_messages: int(10, 0, 1_000_000, 'Malformed frames tolerated per bad_messages_window before closing with 1008 (too_many_bad_messages); 0 = unlimited.'),
+        max_bad_messages: int(10, 0, 1_000_000, 'The max_bad_messages-th malformed frame within bad_messages_window closes the connection with 1008 (too_many_bad_messages); 0 = unlimited.'),
         bad_messages_window: duration('1m', 'Window over which max_bad_messages is counted.'),
         max_connections: int(100_000, 1, 10_000_000, 'Most charge point connections at once; beyond it upgrades get HTTP 503.'),
         handshake_timeout: duration('10s', 'Time allowed from TCP accept to a completed WebSocket upgrade (includes authentication).'),

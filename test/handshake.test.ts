@@ -1,0 +1,61 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseBasicAuth, parseCpIdFromPath, parseProtocolList, selectProtocol } from '../src/transport/handshake.js';
+
+test('[SPEC §3] cpId from the path', () => {
+  const ok = (url: string, id: string) => assert.deepEqual(parseCpIdFromPath(url, '/ocpp', 48), { ok: true, value: id }, url);
+  const no = (url: string, refusal: string) => {
+    const r = parseCpIdFromPath(url, '/ocpp', 48);
+    assert.equal(!r.ok && r.refusal, refusal, url);
+  };
+  ok('/ocpp/CP1', 'CP1');
+  ok('/ocpp/CP1?token=1', 'CP1');
+  ok('/ocpp/site/CP1', 'CP1');
+  ok('/ocpp/CP%201', 'CP 1');
+  ok('/ocpp/%C3%A9', 'é');
+  ok(`/ocpp/${'a'.repeat(48)}`, 'a'.repeat(48));
+  no(`/ocpp/${'a'.repeat(49)}`, 'bad_cp_id');
+  no('/ocpp', 'bad_cp_id');
+  no('/ocpp/', 'bad_cp_id');
+  no('/ocpp/CP1/', 'bad_cp_id');
+  no('/ocpp/a%2Fb', 'bad_cp_id');
+  no('/ocpp/a+b', 'bad_cp_id');
+  no('/ocpp/a%23b', 'bad_cp_id');
+  no('/ocpp/a%00', 'bad_cp_id');
+  no('/ocpp/%ZZ', 'bad_cp_id');
+  no('/ocppx/CP1', 'path_not_found');
+  no('/', 'path_not_found');
+  no('', 'path_not_found');
+  assert.deepEqual(parseCpIdFromPath('/CP1', '/', 48), { ok: true, value: 'CP1' });
+  assert.deepEqual(parseCpIdFromPath('/ocpp/CP1', '/ocpp/', 48), { ok: true, value: 'CP1' });
+});
+
+test('[SPEC §3] subprotocol: the gateway\'s own preference order wins; default assumed but not echoed', () => {
+  assert.deepEqual(parseProtocolList(' ocpp1.6 ,ocpp2.0.1,, '), ['ocpp1.6', 'ocpp2.0.1']);
+  assert.deepEqual(parseProtocolList(undefined), []);
+  assert.deepEqual(selectProtocol(['ocpp1.6', 'ocpp2.0.1'], ['ocpp2.0.1', 'ocpp1.6'], undefined), { ok: true, value: { protocol: 'ocpp2.0.1', echo: true } });
+  assert.deepEqual(selectProtocol(['ocpp1.5'], ['ocpp1.6'], 'ocpp1.6'), { ok: true, value: { protocol: 'ocpp1.6', echo: false } });
+  const none = selectProtocol(['ocpp1.5'], ['ocpp1.6'], undefined);
+  assert.equal(!none.ok && none.refusal, 'no_subprotocol');
+});
+
+test('[SPEC §8] Basic auth is binary-safe and split after the cpId', () => {
+  const b64 = (b: Buffer | string) => `Basic ${Buffer.from(b).toString('base64')}`;
+  const r = parseBasicAuth(b64('CP:1:pa:ss'), 'CP:1', true);
+  assert.ok(r?.ok);
+  if (r?.ok) {
+    assert.equal(r.value.username, 'CP:1');
+    assert.equal(r.value.password.toString(), 'pa:ss');
+  }
+  const bin = Buffer.concat([Buffer.from('CP1:'), Buffer.from([0, 0xff, 0x3a])]);
+  const rb = parseBasicAuth(b64(bin), 'CP1', true);
+  assert.ok(rb?.ok && rb.value.password.equals(Buffer.from([0, 0xff, 0x3a])));
+  assert.equal(parseBasicAuth(undefined, 'CP1', true), undefined);
+  for (const bad of ['Bearer abc', 'Basic', 'Basic !!!!', 'Basic YWJj', b64('OTHER:pw')]) {
+    const x = parseBasicAuth(bad, 'CP1', true);
+    assert.equal(x?.ok, false, bad);
+  }
+  const loose = parseBasicAuth(b64('someone:pw:x'), 'CP1', false);
+  assert.ok(loose?.ok && loose.value.username === 'someone' && loose.value.password.toString() === 'pw:x');
+  assert.equal(parseBasicAuth('basic ' + Buffer.from('CP1:x').toString('base64'), 'CP1', true)?.ok, true, 'scheme is case-insensitive');
+});
