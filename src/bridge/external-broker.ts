@@ -92,7 +92,23 @@ export class ExternalBroker implements BrokerPort {
     this.#listeners.push(listener);
   }
 
-  async close(): Promise<void> {
-    await this.#client.endAsync();
+  /**
+   * Graceful DISCONNECT when connected (bounded), else a forced end: with the broker gone, a
+   * graceful end would wait for a reconnect that may never come.
+   */
+  async close(graceMs = 2000): Promise<void> {
+    const client = this.#client;
+    if (this.#connected) {
+      const graceful = client.endAsync(false);
+      const timedOut = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(true), graceMs);
+        void graceful.finally(() => {
+          clearTimeout(timer);
+          resolve(false);
+        });
+      });
+      if (!timedOut) return;
+    }
+    await client.endAsync(true);
   }
 }

@@ -1,5 +1,5 @@
 // Shared test harness: a gateway on ephemeral loopback ports, real MQTT.js services and real
-// ocpp-rpc charge points, all closed in t.after. Waiting is on events, never on sleeps.
+// ocpp-rpc charge points, all closed at the end of the test (LIFO). Waiting is on events, never on sleeps.
 import type { TestContext } from 'node:test';
 import { pino } from 'pino';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -7,6 +7,7 @@ import { RPCClient } from 'ocpp-rpc';
 import WebSocket from 'ws';
 import { loadConfig } from '../../src/config/load.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
+import { defer } from './cleanup.js';
 
 export const EPHEMERAL: Array<[string, unknown]> = [
   ['ocpp.host', '127.0.0.1'],
@@ -30,7 +31,7 @@ export async function startTestGateway(t: TestContext, settings: Record<string, 
   const loaded = loadConfig({ overrides: [...EPHEMERAL, ...Object.entries(settings)] });
   if (!loaded.ok) throw new Error(loaded.errors.join('; '));
   const gw = await startGateway({ config: loaded.config, log: pino({ level: 'silent' }) });
-  t.after(() => gw.close());
+  defer(t, () => gw.close());
   return {
     gw,
     ocppUrl: `ws://127.0.0.1:${gw.addresses.ocpp.port}${loaded.config.ocpp.path}`,
@@ -74,7 +75,7 @@ export class Service {
 
   static async connect(t: TestContext, url: string, subscriptions: string[] = ['ocpp/#'], options: mqtt.IClientOptions = {}): Promise<Service> {
     const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, ...options });
-    t.after(() => client.endAsync(true));
+    defer(t, () => client.endAsync(true));
     const service = new Service(client);
     if (subscriptions.length > 0) await client.subscribeAsync(subscriptions, { qos: 1 });
     return service;
@@ -100,7 +101,7 @@ export class Service {
 export async function chargePoint(t: TestContext, endpoint: string, identity: string, options: Record<string, unknown> = {}): Promise<RPCClient> {
   // ocpp-rpc's typings require every option; its constructor fills defaults.
   const cp = new RPCClient({ endpoint, identity, protocols: ['ocpp1.6'], strictMode: true, reconnect: false, ...options } as unknown as ConstructorParameters<typeof RPCClient>[0]);
-  t.after(() => cp.close({ force: true }).catch(() => undefined));
+  defer(t, () => cp.close({ force: true }).catch(() => undefined));
   await cp.connect();
   return cp;
 }
@@ -108,7 +109,7 @@ export async function chargePoint(t: TestContext, endpoint: string, identity: st
 /** A bare ws client, for frames no OCPP library would send. */
 export async function rawSocket(t: TestContext, url: string, protocols: string[] = ['ocpp1.6'], options: WebSocket.ClientOptions = {}): Promise<RawSocket> {
   const ws = new WebSocket(url, protocols, options);
-  t.after(() => ws.terminate());
+  defer(t, () => ws.terminate());
   const raw = new RawSocket(ws);
   await new Promise<void>((resolve, reject) => {
     ws.once('open', resolve);

@@ -1,0 +1,41 @@
+// External brokers started by the tests on free loopback ports, stopped at the end of the test.
+import type { TestContext } from 'node:test';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defer } from './cleanup.js';
+
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as { port: number };
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+export function findBinary(name: string): string | undefined {
+  return ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin'].map((d) => join(d, name)).find((p) => existsSync(p));
+}
+
+/** Starts Mosquitto on a free port; resolves once it listens. */
+export async function startMosquitto(t: TestContext, extraConfig = ''): Promise<{ url: string; port: number; stop: () => void }> {
+  const bin = findBinary('mosquitto');
+  if (bin === undefined) throw new Error('mosquitto is not installed (.ci/run installs it with apt-get)');
+  const dir = mkdtempSync(join(tmpdir(), 'ocpp-gw-mosq-'));
+  const port = await freePort();
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\n${extraConfig}`);
+  const child = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  defer(t, () => child.kill('SIGKILL'));
+  await new Promise<void>((resolve, reject) => {
+    let log = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      log += d.toString();
+      if (log.includes(`listen socket on port ${port}`)) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`mosquitto exited with ${code}: ${log}`)));
+  });
+  return { url: `mqtt://127.0.0.1:${port}`, port, stop: () => child.kill('SIGKILL') };
+}
