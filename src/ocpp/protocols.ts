@@ -45,16 +45,11 @@ const V16_CODES: ErrorCodeSpellings = {
 };
 
 const V2_CODES: ErrorCodeSpellings = {
+  ...V16_CODES,
   rpcFramework: 'RpcFrameworkError', // [OCPP-J 2.0.1 §4.3]
   messageTypeNotSupported: 'MessageTypeNotSupported',
   formation: 'FormatViolation',
   occurrence: 'OccurrenceConstraintViolation',
-  typeConstraint: 'TypeConstraintViolation',
-  propertyConstraint: 'PropertyConstraintViolation',
-  protocolError: 'ProtocolError',
-  notImplemented: 'NotImplemented',
-  internalError: 'InternalError',
-  genericError: 'GenericError',
 };
 
 export const PROTOCOLS: Readonly<Record<Protocol, ProtocolSpec>> = {
