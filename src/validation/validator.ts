@@ -1,0 +1,74 @@
+// Payload validation: every schema compiled once at startup with Ajv; a failure is reported as the
+// OCPP error code for the connection's version, the first failing path and the validator's reason.
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsImport from 'ajv-formats';
+import type { ProtocolSpec } from '../ocpp/protocols.js';
+import { codeForKeyword } from './error-codes.js';
+import { schemaKey, type SchemaKind, type SchemaMap } from './schema-source.js';
+
+// ajv-formats is CommonJS with a default export.
+const addFormats = addFormatsImport as unknown as (ajv: Ajv) => Ajv;
+
+export interface ValidationFailure {
+  /** OCPP error code in the connection's spelling. */
+  readonly code: string;
+  readonly keyword: string;
+  /** JSON pointer of the first failing value ("" = the payload itself). */
+  readonly path: string;
+  readonly reason: string;
+}
+
+export type ValidationResult = { ok: true } | { ok: false; failure: ValidationFailure } | { ok: false; unknownAction: true };
+
+function describe(e: ErrorObject): { path: string; reason: string } {
+  if (e.keyword === 'required') {
+    const missing = (e.params as { missingProperty: string }).missingProperty;
+    return { path: `${e.instancePath}/${missing}`, reason: `required property "${missing}" is missing` };
+  }
+  if (e.keyword === 'additionalProperties') {
+    const extra = (e.params as { additionalProperty: string }).additionalProperty;
+    return { path: `${e.instancePath}/${extra}`, reason: `property "${extra}" is not allowed` };
+  }
+  if (e.keyword === 'enum') {
+    return { path: e.instancePath, reason: `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}` };
+  }
+  return { path: e.instancePath, reason: e.message ?? e.keyword };
+}
+
+/** The compiled validators of one protocol version. */
+export class SchemaValidator {
+  readonly #validators = new Map<string, ValidateFunction>();
+  readonly #spec: ProtocolSpec;
+
+  constructor(spec: ProtocolSpec, schemas: SchemaMap) {
+    this.#spec = spec;
+    const ajv = new Ajv({ strict: false, allErrors: false, validateSchema: false, messages: true });
+    addFormats(ajv);
+    for (const [key, schema] of schemas) {
+      try {
+        this.#validators.set(key, ajv.compile({ ...schema, $id: `ocpp-gateway:${spec.name}:${key}` }));
+      } catch (err) {
+        throw new Error(`schema ${key} for ${spec.name} does not compile: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  get size(): number {
+    return this.#validators.size;
+  }
+
+  actions(kind: SchemaKind): string[] {
+    const suffix = `.${kind}`;
+    return [...this.#validators.keys()].filter((k) => k.endsWith(suffix)).map((k) => k.slice(0, -suffix.length)).sort();
+  }
+
+  validate(action: string, kind: SchemaKind, payload: unknown): ValidationResult {
+    const fn = this.#validators.get(schemaKey(action, kind));
+    if (fn === undefined) return { ok: false, unknownAction: true };
+    if (fn(payload)) return { ok: true };
+    const first = fn.errors?.[0];
+    if (first === undefined) return { ok: false, failure: { code: this.#spec.codes.formation, keyword: 'unknown', path: '', reason: 'invalid' } };
+    const { path, reason } = describe(first);
+    return { ok: false, failure: { code: codeForKeyword(first.keyword, this.#spec.codes), keyword: first.keyword, path, reason } };
+  }
+}

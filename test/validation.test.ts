@@ -1,0 +1,116 @@
+// Schema validation of OCPP 1.6 payloads: the corpus, the keyword -> error code table, and the
+// equivalence of the bundled schemas with the official OCA files.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { PROTOCOLS } from '../src/ocpp/protocols.js';
+import { codeForKeyword, roleOfKeyword } from '../src/validation/error-codes.js';
+import { bundledSchemas, classifySchemaFile, directorySchemas } from '../src/validation/schema-source.js';
+import { SchemaValidator } from '../src/validation/validator.js';
+import { loadCorpus } from './support/corpus.js';
+
+const OFFICIAL_V16 = new URL('../../shared/ocpp-schemas/v16', import.meta.url).pathname;
+const v16 = PROTOCOLS['ocpp1.6'];
+const bundled = bundledSchemas('ocpp1.6');
+const validator = new SchemaValidator(v16, bundled);
+const corpus = loadCorpus(bundled);
+
+const SECURITY_ACTIONS = ['CertificateSigned', 'DeleteCertificate', 'ExtendedTriggerMessage', 'GetInstalledCertificateIds', 'GetLog', 'InstallCertificate', 'LogStatusNotification', 'SecurityEventNotification', 'SignCertificate', 'SignedFirmwareStatusNotification', 'SignedUpdateFirmware'];
+
+test('bundled 1.6 schemas: 39 actions (28 core + 11 Security Whitepaper), request and response each', () => {
+  assert.equal(validator.actions('req').length, 39);
+  assert.deepEqual(validator.actions('req'), validator.actions('conf'));
+  for (const a of [...SECURITY_ACTIONS, 'BootNotification', 'MeterValues', 'StatusNotification']) assert.ok(validator.actions('req').includes(a), a);
+});
+
+test('[SPEC §6] every corpus case gets its verdict, with the 1.6 code of its role', () => {
+  assert.ok(corpus.length > 150, `corpus has ${corpus.length} cases`);
+  const actionsCovered = new Set(corpus.filter((c) => c.role === undefined).map((c) => `${c.action}.${c.kind}`));
+  assert.equal(actionsCovered.size, 78, 'a valid payload for every action, both directions');
+  for (const c of corpus) {
+    const r = validator.validate(c.action, c.kind, c.payload);
+    if (c.role === undefined) {
+      assert.deepEqual(r, { ok: true }, c.name);
+      continue;
+    }
+    assert.ok(!r.ok && !('unknownAction' in r), c.name);
+    if (r.ok || 'unknownAction' in r) continue;
+    assert.equal(r.failure.code, v16.codes[c.role], `${c.name}: ${r.failure.keyword} ${r.failure.path}`);
+  }
+});
+
+test('[SPEC §6] failures name the first failing path and the reason', () => {
+  const missing = validator.validate('BootNotification', 'req', { chargePointVendor: 'A' });
+  assert.deepEqual(missing, { ok: false, failure: { code: 'OccurenceConstraintViolation', keyword: 'required', path: '/chargePointModel', reason: 'required property "chargePointModel" is missing' } });
+  const nested = validator.validate('MeterValues', 'req', { connectorId: 1, meterValue: [{ timestamp: '2026-11-23T10:00:00Z', sampledValue: [{ value: 5 }] }] });
+  assert.ok(!nested.ok && 'failure' in nested);
+  if (!nested.ok && 'failure' in nested) {
+    assert.equal(nested.failure.path, '/meterValue/0/sampledValue/0/value');
+    assert.equal(nested.failure.code, 'TypeConstraintViolation');
+  }
+  const extra = validator.validate('Heartbeat', 'req', { x: 1 });
+  assert.ok(!extra.ok && 'failure' in extra && extra.failure.code === 'FormationViolation' && extra.failure.path === '/x');
+  const tooLong = validator.validate('Authorize', 'req', { idTag: 'x'.repeat(21) });
+  assert.ok(!tooLong.ok && 'failure' in tooLong && tooLong.failure.code === 'PropertyConstraintViolation');
+  const badDate = validator.validate('StatusNotification', 'req', { connectorId: 1, errorCode: 'NoError', status: 'Available', timestamp: 'noon' });
+  assert.ok(!badDate.ok && 'failure' in badDate && badDate.failure.keyword === 'format');
+});
+
+test('[SPEC §6] an unknown action is reported as such', () => {
+  assert.deepEqual(validator.validate('FlyToTheMoon', 'req', {}), { ok: false, unknownAction: true });
+});
+
+test('[SPEC §6] keyword table, 1.6 and 2.x spellings', () => {
+  const v2 = PROTOCOLS['ocpp2.0.1'].codes;
+  const table: Array<[string, string, string]> = [
+    ['required', 'OccurenceConstraintViolation', 'OccurrenceConstraintViolation'],
+    ['minItems', 'OccurenceConstraintViolation', 'OccurrenceConstraintViolation'],
+    ['maxItems', 'OccurenceConstraintViolation', 'OccurrenceConstraintViolation'],
+    ['minProperties', 'OccurenceConstraintViolation', 'OccurrenceConstraintViolation'],
+    ['maxProperties', 'OccurenceConstraintViolation', 'OccurrenceConstraintViolation'],
+    ['type', 'TypeConstraintViolation', 'TypeConstraintViolation'],
+    ['enum', 'PropertyConstraintViolation', 'PropertyConstraintViolation'],
+    ['const', 'PropertyConstraintViolation', 'PropertyConstraintViolation'],
+    ['maxLength', 'PropertyConstraintViolation', 'PropertyConstraintViolation'],
+    ['minLength', 'PropertyConstraintViolation', 'PropertyConstraintViolation'],
+    ['maximum', 'PropertyConstraintViolation', 'PropertyConstraintViolation'],
+    ['minimum', 'PropertyConstraintViolation', 'PropertyConstraintViolation'],
+    ['exclusiveMaximum', 'PropertyConstraintViolation', 'PropertyConstraintViolation'],
+    ['exclusiveMinimum', 'PropertyConstraintViolation', 'PropertyConstraintViolation'],
+    ['multipleOf', 'PropertyConstraintViolation', 'PropertyConstraintViolation'],
+    ['pattern', 'PropertyConstraintViolation', 'PropertyConstraintViolation'],
+    ['format', 'PropertyConstraintViolation', 'PropertyConstraintViolation'],
+    ['additionalProperties', 'FormationViolation', 'FormatViolation'],
+    ['oneOf', 'FormationViolation', 'FormatViolation'],
+  ];
+  for (const [keyword, c16, c2] of table) {
+    assert.equal(codeForKeyword(keyword, v16.codes), c16, keyword);
+    assert.equal(codeForKeyword(keyword, v2), c2, keyword);
+  }
+  assert.equal(roleOfKeyword('anythingElse'), 'formation');
+});
+
+test('json_schema_dir: files are matched to actions by id prefix, title, .req/.conf id or file name', () => {
+  assert.deepEqual(classifySchemaFile('x.json', { id: 'urn:OCPP:1.6:2019:12:BootNotificationRequest' }, 'urn:OCPP:1.6:2019:12:'), ['BootNotification', 'req']);
+  assert.deepEqual(classifySchemaFile('BootNotification.json', { title: 'BootNotificationRequest' }, 'urn:OCPP:1.6:2019:12:'), ['BootNotification', 'req']);
+  assert.deepEqual(classifySchemaFile('GetLogResponse.json', { $id: 'urn:OCPP:Cp:1.6:2020:3:GetLog.conf' }, 'urn:OCPP:1.6:2019:12:'), ['GetLog', 'conf']);
+  assert.deepEqual(classifySchemaFile('ResetResponse.json', {}, ''), ['Reset', 'conf']);
+  assert.deepEqual(classifySchemaFile('Reset.json', {}, ''), ['Reset', 'req']);
+  assert.equal(classifySchemaFile('weird name.json', {}, ''), undefined);
+});
+
+const officialPresent = existsSync(OFFICIAL_V16);
+if (!officialPresent && process.env['CI'] === 'true') {
+  test('official schemas are required on CI', () => assert.fail(`${OFFICIAL_V16} is missing: CI runs with ../shared beside the repo`));
+}
+
+test('[SPEC §6] bundled schemas and the official OCA files give the same verdict on every corpus case', { skip: officialPresent ? false : `../shared/ocpp-schemas/v16 not found at ${OFFICIAL_V16}` }, () => {
+  const official = new SchemaValidator(v16, directorySchemas(OFFICIAL_V16, 'urn:OCPP:1.6:2019:12:'));
+  assert.equal(official.size, 78);
+  for (const c of corpus) {
+    const a = validator.validate(c.action, c.kind, c.payload);
+    const b = official.validate(c.action, c.kind, c.payload);
+    assert.equal(a.ok, b.ok, `${c.name}: bundled ${JSON.stringify(a)} vs official ${JSON.stringify(b)}`);
+    if (!a.ok && !b.ok && 'failure' in a && 'failure' in b) assert.equal(a.failure.code, b.failure.code, c.name);
+  }
+});
