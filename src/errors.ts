@@ -6,7 +6,8 @@
 export const GATEWAY_ERRORS = {
   timeout: 'No answer within the time allowed (upstream.awaiting_timeout for a charge point CALL; dnstream.retry_interval x (1 + max_retries) for a service CALL).',
   queue_full: 'The charge point already has dnstream.max_mqueue_len CALLs waiting behind the one in flight.',
-  invalid_payload: 'The service\'s message is not valid JSON of the expected shape (an object; for errors {errorCode, errorDescription?, errorDetails?}).',
+  invalid_payload: 'The service\'s message is not valid JSON of the expected shape, or fails the schema of its action (errorCode = the validation code; details: keyword, path, reason).',
+  invalid_response: 'The charge point\'s CALLRESULT failed the schema of the action; the payload is in errorDetails.gateway.payload.',
   invalid_message_id: 'The messageId is empty or longer than 36 characters.',
   unknown_message_id: 'A response or error for no pending CALL (already answered, timed out, or never sent).',
   not_connected: 'The charge point disconnected before the message could be sent.',
@@ -50,6 +51,7 @@ export const REJECTED_REASONS = {
   malformed_frame: 'The frame is not OCPP-J; a CALLERROR was sent back unless the frame was itself a CALLRESULT/CALLERROR.',
   unknown_message_id: 'A CALLRESULT/CALLERROR from the charge point for no pending downstream CALL.',
   duplicate_call: 'A CALL with the messageId of the charge point\'s pending CALL (a retransmission); not published twice.',
+  validation_failed: 'A CALL whose payload fails the schema of its action (or an unknown action); a CALLERROR with the validation code was sent back.',
   concurrent_call: 'A second CALL while one is pending, with upstream.concurrent_calls = reject; a CALLERROR was sent back.',
 } as const;
 export type RejectedReason = keyof typeof REJECTED_REASONS;

@@ -16,6 +16,7 @@ import { systemClock, type Clock } from './session/clock.js';
 import { Registry } from './session/registry.js';
 import type { Connection } from './transport/connection.js';
 import { StartupError } from './transport/listen.js';
+import { MessageChecks } from './validation/checks.js';
 import { OcppServer } from './transport/ocpp-server.js';
 
 export interface GatewayOptions {
@@ -58,6 +59,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   try {
     const topics = TopicLayout.create(config.mqtt.mountpoint, config.topics);
     if (typeof topics === 'string') throw new StartupError(topics);
+    // Compiled once, before any listener opens: a bad json_schema_dir stops the start.
+    let checks: MessageChecks;
+    try {
+      checks = new MessageChecks(config);
+    } catch (err) {
+      throw new StartupError((err as Error).message);
+    }
 
     let broker: BrokerPort;
     let mqttAddress: GatewayAddresses['mqtt'];
@@ -87,7 +95,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     cleanups.push(() => auth.close());
 
     const bridge = new Bridge(broker, topics, registry, log, stats);
-    const ocpp = new OcppServer({ config, clock, log, stats, bridge, registry, auth, brokerReady: () => broker.isConnected() });
+    const ocpp = new OcppServer({ config, clock, log, stats, bridge, registry, auth, checks, brokerReady: () => broker.isConnected() });
     const ocppAddress = await ocpp.start();
     let listening = true;
     cleanups.push(async () => {

@@ -15,6 +15,7 @@ const base: ChannelOptions = {
   maxRetries: 0,
   maxBadMessages: 3,
   badMessagesWindowMs: 60_000,
+  checker: undefined,
 };
 
 function channel(over: Partial<ChannelOptions> = {}): Channel {
@@ -210,4 +211,78 @@ test('[OCPP-J 2.1] SEND is published without pending state; send on 1.6 is unsup
   assert.deepEqual(publishes(ch.handle({ kind: 'cp_frame', frame: r.frame }, 0)).map((p) => p.type), ['send']);
   assert.equal(ch.pendingUpstream, 0);
   assert.deepEqual(reasons(svc(channel(), { type: 'send', action: 'X', messageId: 's', payloadText: '{}' })), ['unsupported_type']);
+});
+
+// ---- validation in the channel [SPEC §6] ---------------------------------------------------------
+import { MessageChecks } from '../src/validation/checks.js';
+import { loadConfig } from '../src/config/load.js';
+
+function checked(settings: Array<[string, unknown]> = [], cpId = 'CP1'): Channel {
+  const cfg = loadConfig({ overrides: settings });
+  if (!cfg.ok) throw new Error(cfg.errors.join());
+  return channel({ checker: new MessageChecks(cfg.config).forConnection('ocpp1.6', cpId) });
+}
+
+test('[SPEC §6] invalid CP CALL: CALLERROR with the code and path, not published, reported', () => {
+  const ch = checked();
+  const a = cp(ch, '[2,"v1","BootNotification",{"chargePointVendor":"A"}]');
+  assert.deepEqual(publishes(a), []);
+  assert.deepEqual(JSON.parse(sends(a)[0] ?? ''), [4, 'v1', 'OccurenceConstraintViolation', '/chargePointModel: required property "chargePointModel" is missing', { keyword: 'required', path: '/chargePointModel' }]);
+  assert.ok(a.some((x) => x.kind === 'rejected' && x.reason === 'validation_failed'));
+  assert.ok(a.some((x) => x.kind === 'validation_failed' && x.direction === 'upstream' && !x.forwarded));
+  assert.equal(ch.pendingUpstream, 0);
+});
+
+test('[SPEC §6] unknown action upstream -> NotImplemented; message_format_checking=disable lets it through', () => {
+  assert.equal(JSON.parse(sends(cp(checked(), '[2,"v1","FlyToTheMoon",{}]'))[0] ?? '')[2], 'NotImplemented');
+  const off = checked([['message_format_checking', 'disable']]);
+  assert.deepEqual(publishes(cp(off, '[2,"v1","FlyToTheMoon",{"x":1}]')).map((p) => p.payloadText), ['{"x":1}']);
+});
+
+test('[SPEC §6] invalid service CALL: invalid_payload with the code, nothing sent; upstream_only skips it', () => {
+  const a = svc(checked(), { type: 'request', action: 'Reset', messageId: 'd1', payloadText: '{"type":"Warm"}' });
+  assert.deepEqual(sends(a), []);
+  const err = JSON.parse(publishes(a)[0]?.payloadText ?? '');
+  assert.equal(err.errorCode, 'PropertyConstraintViolation');
+  assert.equal(err.errorDetails.gateway.reason, 'invalid_payload');
+  assert.equal(err.errorDetails.gateway.path, '/type');
+  assert.equal(err.errorDetails.gateway.keyword, 'enum');
+  const up = checked([['message_format_checking', 'upstream_only']]);
+  assert.equal(sends(svc(up, { type: 'request', action: 'Reset', messageId: 'd1', payloadText: '{"type":"Warm"}' })).length, 1);
+});
+
+test('[SPEC §6] invalid service response keeps the CP CALL pending; a valid one then answers it', () => {
+  const ch = checked();
+  cp(ch, '[2,"b1","BootNotification",{"chargePointVendor":"A","chargePointModel":"B"}]');
+  const bad = svc(ch, { type: 'response', action: 'BootNotification', messageId: 'b1', payloadText: '{"status":"Accepted"}' });
+  assert.deepEqual(sends(bad), []);
+  assert.deepEqual(reasons(bad), ['invalid_payload']);
+  assert.equal(ch.pendingUpstream, 1);
+  const good = svc(ch, { type: 'response', action: 'BootNotification', messageId: 'b1', payloadText: '{"status":"Accepted","currentTime":"2026-11-23T10:00:00Z","interval":60}' });
+  assert.equal(sends(good).length, 1);
+});
+
+test('[SPEC §6] invalid CP CALLRESULT -> invalid_response error carrying the payload, next CALL sent', () => {
+  const ch = checked();
+  svc(ch, { type: 'request', action: 'Reset', messageId: 'd1', payloadText: '{"type":"Soft"}' });
+  svc(ch, { type: 'request', action: 'Reset', messageId: 'd2', payloadText: '{"type":"Hard"}' });
+  const a = cp(ch, '[3,"d1",{"status":"Maybe"}]');
+  const [p] = publishes(a);
+  assert.equal(p?.type, 'error');
+  const err = JSON.parse(p?.payloadText ?? '');
+  assert.equal(err.errorCode, 'PropertyConstraintViolation');
+  assert.equal(err.errorDetails.gateway.reason, 'invalid_response');
+  assert.deepEqual(err.errorDetails.gateway.payload, { status: 'Maybe' });
+  assert.deepEqual(sends(a), ['[2,"d2","Reset",{"type":"Hard"}]']);
+});
+
+test('[SPEC §6] leniency: exempt actions, exempt cpIds, log_only', () => {
+  const bad = '[2,"v1","StatusNotification",{"connectorId":1,"errorCode":"NoError","status":"Busy"}]';
+  assert.equal(publishes(cp(checked([['validation.exempt_actions', 'StatusNotification']]), bad)).length, 1);
+  assert.equal(publishes(cp(checked([['validation.exempt_cp_ids', 'OLD-1']], 'OLD-1'), bad)).length, 1);
+  assert.equal(publishes(cp(checked([['validation.exempt_cp_ids', 'OLD-1']], 'CP1'), bad)).length, 0);
+  const logOnly = cp(checked([['validation.log_only', true]]), bad);
+  assert.equal(publishes(logOnly).length, 1);
+  assert.deepEqual(sends(logOnly), []);
+  assert.ok(logOnly.some((x) => x.kind === 'validation_failed' && x.forwarded));
 });

@@ -158,6 +158,21 @@ export const configSchema = z
       },
       'Logging.',
     ),
+    message_format_checking: z
+      .enum(['all', 'upstream', 'dnstream', 'disable', 'upstream_only', 'dnstream_only'])
+      .transform((v) => (v === 'upstream_only' ? 'upstream' : v === 'dnstream_only' ? 'dnstream' : v))
+      .prefault('all')
+      .meta({ description: 'Schema validation of payloads: all (both directions), upstream (from charge points), dnstream (from services) or disable. EMQX spellings upstream_only and dnstream_only are accepted.', 'x-type': '`all` \\| `upstream` \\| `dnstream` \\| `disable`' }),
+    json_schema_dir: str('', 'Folder of official OCPP 1.6 JSON schema files to validate with instead of the bundled ones (files matched to actions by id, title or name).'),
+    json_schema_id_prefix: str('urn:OCPP:1.6:2019:12:', 'Prefix of schema ids in json_schema_dir: an id <prefix><Action>Request / <prefix><Action>Response names the action (as in EMQX).'),
+    validation: section(
+      {
+        exempt_actions: list([], 'Actions whose payloads are never validated (for chargers known to break a schema).'),
+        exempt_cp_ids: list([], 'Charge points whose messages are never validated.'),
+        log_only: bool(false, 'Validate and report failures (log, counter) but forward the message anyway.'),
+      },
+      'Leniency for real chargers.',
+    ),
     shutdown_timeout: duration('10s', 'Longest a graceful shutdown (SIGTERM/SIGINT) may take before the process exits anyway.'),
   })
   .superRefine((cfg, ctx) => {
@@ -171,6 +186,9 @@ export const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['ocpp', 'default_protocol'], message: `must be one of ocpp.protocols (${cfg.ocpp.protocols.join(', ')})` });
     }
     if (!cfg.ocpp.path.startsWith('/')) ctx.addIssue({ code: 'custom', path: ['ocpp', 'path'], message: 'must start with "/"' });
+    if (cfg.json_schema_dir !== '' && cfg.message_format_checking === 'disable') {
+      ctx.addIssue({ code: 'custom', path: ['json_schema_dir'], message: 'is set but message_format_checking is disable' });
+    }
     if (cfg.auth.provider === 'file' && cfg.auth.file === '') {
       ctx.addIssue({ code: 'custom', path: ['auth', 'file'], message: 'is required when auth.provider is "file"' });
     }

@@ -5,6 +5,8 @@ export class Stats {
   readonly upgradeRefusals: Record<string, number> = {};
   readonly gatewayErrors: Record<string, number> = {};
   readonly rejected: Record<string, number> = {};
+  /** Keyed "direction:code", e.g. "upstream:OccurenceConstraintViolation". */
+  readonly validationFailures: Record<string, number> = {};
   framesIn = 0;
   framesOut = 0;
   bytesIn = 0;

@@ -4,6 +4,8 @@
 import { encodeCall, encodeCallError, encodeCallResult, type CallErrorFrame, type CallResultFrame, type DecodeFailure, type Frame } from '../ocpp/codec.js';
 import { MAX_MESSAGE_ID_LENGTH, type ProtocolSpec } from '../ocpp/protocols.js';
 import type { GatewayErrorReason, RejectedReason } from '../errors.js';
+import type { Direction, PayloadChecker } from '../validation/checks.js';
+import type { SchemaKind } from '../validation/schema-source.js';
 
 /** The {type} level of a topic. [SPEC §4] */
 export type MessageKind = 'request' | 'response' | 'error' | 'send' | 'resulterror';
@@ -19,6 +21,16 @@ export interface ChannelOptions {
   readonly maxRetries: number;
   readonly maxBadMessages: number;
   readonly badMessagesWindowMs: number;
+  /** Schema checks for this connection; undefined = none. [SPEC §6] */
+  readonly checker: PayloadChecker | undefined;
+}
+
+/** A payload that failed its schema, in the terms the outside world sees. */
+export interface PayloadProblem {
+  readonly code: string;
+  readonly keyword: string;
+  readonly path: string;
+  readonly reason: string;
 }
 
 /** A message a service published on a dn topic. */
@@ -59,7 +71,9 @@ export type ChannelAction =
   | { readonly kind: 'arm'; readonly timer: TimerKey; readonly at: number }
   | { readonly kind: 'disarm'; readonly timer: TimerKey }
   /** An accepted BootNotification set the heartbeat interval (seconds). */
-  | { readonly kind: 'heartbeat_interval'; readonly seconds: number };
+  | { readonly kind: 'heartbeat_interval'; readonly seconds: number }
+  /** For logs and counters: a payload failed validation (forwarded anyway in log_only mode). */
+  | ({ readonly kind: 'validation_failed'; readonly direction: Direction; readonly action: string; readonly messageId: string; readonly forwarded: boolean } & PayloadProblem);
 
 interface PendingUpstream { readonly action: string; readonly payloadText: string }
 interface DownstreamCall { readonly messageId: string; readonly action: string; readonly text: string }
@@ -105,7 +119,7 @@ export class Channel {
 
   #onCpFrame(frame: Frame, now: number, out: ChannelAction[]): void {
     switch (frame.type) {
-      case 2: return this.#onCpCall(frame.messageId, frame.action, frame.payloadText, now, out);
+      case 2: return this.#onCpCall(frame.messageId, frame.action, frame.payload, frame.payloadText, now, out);
       case 3:
       case 4: return this.#onCpAnswer(frame, now, out);
       case 5: {
@@ -121,8 +135,15 @@ export class Channel {
     }
   }
 
-  #onCpCall(messageId: string, action: string, payloadText: string, now: number, out: ChannelAction[]): void {
+  #onCpCall(messageId: string, action: string, payload: object, payloadText: string, now: number, out: ChannelAction[]): void {
     const codes = this.#o.spec.codes;
+    const problem = this.#check('upstream', action, 'req', payload, messageId, out);
+    if (problem !== undefined) {
+      // [SPEC §6] invalid CALL: CALLERROR with the version's code, not published.
+      out.push({ kind: 'send', text: encodeCallError(messageId, problem.code, describeProblem(problem), { keyword: problem.keyword, path: problem.path }) });
+      out.push({ kind: 'rejected', reason: 'validation_failed', messageId, action, detail: `${problem.code}: ${describeProblem(problem)}` });
+      return;
+    }
     const existing = this.#upstream.get(messageId);
     if (existing !== undefined) {
       // [SPEC §5] a retransmission of the pending CALL is not published twice.
@@ -149,6 +170,14 @@ export class Channel {
     }
     this.#inFlight = null;
     out.push({ kind: 'disarm', timer: 'dn' });
+    const resultPayload = frame.type === 3 ? frame.payload : undefined;
+    const problem = resultPayload === undefined ? undefined : this.#check('upstream', inFlight.action, 'conf', resultPayload, frame.messageId, out);
+    if (problem !== undefined) {
+      // [SPEC §6] an invalid CALLRESULT is not passed on as valid: the service gets an error that carries it.
+      this.#gatewayError(out, inFlight, 'invalid_response', `the charge point's CALLRESULT is invalid: ${describeProblem(problem)}`, problem.code, { ...detailsOf(problem), payload: resultPayload });
+      this.#sendNext(now, out);
+      return;
+    }
     out.push(
       frame.type === 3
         ? { kind: 'publish', type: 'response', action: inFlight.action, messageId: frame.messageId, payloadText: frame.payloadText }
@@ -189,7 +218,10 @@ export class Channel {
     switch (msg.type) {
       case 'request':
       case 'send': {
-        if (parseObject(msg.payloadText) === undefined) return this.#gatewayError(out, msg, 'invalid_payload', 'payload must be a JSON object', spec.codes.formation);
+        const payload = parseObject(msg.payloadText);
+        if (payload === undefined) return this.#gatewayError(out, msg, 'invalid_payload', 'payload must be a JSON object', spec.codes.formation);
+        const problem = this.#check('dnstream', msg.action, 'req', payload, msg.messageId, out);
+        if (problem !== undefined) return this.#gatewayError(out, msg, 'invalid_payload', describeProblem(problem), problem.code, detailsOf(problem));
         if (msg.type === 'send') {
           out.push({ kind: 'send', text: encodeCall(msg.messageId, msg.action, msg.payloadText.trim(), 6) });
           return;
@@ -201,6 +233,9 @@ export class Channel {
         if (pending === undefined) return this.#gatewayError(out, msg, 'unknown_message_id', 'no CALL from the charge point is awaiting an answer with this messageId');
         const payload = parseObject(msg.payloadText);
         if (payload === undefined) return this.#gatewayError(out, { ...msg, action: pending.action }, 'invalid_payload', 'payload must be a JSON object', spec.codes.formation);
+        const problem = this.#check('dnstream', pending.action, 'conf', payload, msg.messageId, out);
+        // The CALL stays pending: the service may still send a valid answer.
+        if (problem !== undefined) return this.#gatewayError(out, { ...msg, action: pending.action }, 'invalid_payload', describeProblem(problem), problem.code, detailsOf(problem));
         this.#answered(msg.messageId, pending.action, out);
         out.push({ kind: 'send', text: encodeCallResult(msg.messageId, msg.payloadText.trim()) });
         const interval = bootInterval(pending.action, payload);
@@ -305,16 +340,43 @@ export class Channel {
     this.#upstream.clear();
   }
 
-  #gatewayError(out: ChannelAction[], about: { messageId: string; action: string }, reason: GatewayErrorReason, description: string, errorCode = this.#o.spec.codes.genericError): void {
+  #gatewayError(out: ChannelAction[], about: { messageId: string; action: string }, reason: GatewayErrorReason, description: string, errorCode = this.#o.spec.codes.genericError, extra: Record<string, unknown> = {}): void {
     out.push({
       kind: 'publish',
       type: 'error',
       action: about.action,
       messageId: about.messageId,
-      payloadText: errorPayload(errorCode, description, { gateway: { reason } }),
+      payloadText: errorPayload(errorCode, description, { gateway: { ...extra, reason } }),
       gatewayReason: reason,
     });
   }
+
+  /**
+   * Validates a payload if this connection checks that direction. Returns the problem when the message
+   * must be refused; in log_only mode, or for a response whose action has no schema, returns undefined.
+   */
+  #check(direction: Direction, action: string, kind: SchemaKind, payload: unknown, messageId: string, out: ChannelAction[]): PayloadProblem | undefined {
+    const checker = this.#o.checker;
+    const result = checker?.check(direction, action, kind, payload);
+    if (result === undefined || result.ok) return undefined;
+    let problem: PayloadProblem;
+    if ('unknownAction' in result) {
+      // A response to a CALL that was let through unchecked cannot be judged by its action.
+      if (kind === 'conf') return undefined;
+      problem = { code: this.#o.spec.codes.notImplemented, keyword: 'action', path: '', reason: `unknown action "${action}"` };
+    } else problem = result.failure;
+    const forwarded = checker?.logOnly === true;
+    out.push({ kind: 'validation_failed', direction, action, messageId, forwarded, ...problem });
+    return forwarded ? undefined : problem;
+  }
+}
+
+function describeProblem(p: PayloadProblem): string {
+  return p.path === '' ? p.reason : `${p.path}: ${p.reason}`;
+}
+
+function detailsOf(p: PayloadProblem): Record<string, unknown> {
+  return { keyword: p.keyword, path: p.path, detail: p.reason };
 }
 
 function errorPayload(errorCode: string, errorDescription: string, errorDetails: object): string {

@@ -8,7 +8,7 @@ import { PROTOCOLS } from '../ocpp/protocols.js';
 import { Channel, type ChannelAction, type ChannelOptions, type MessageKind, type ServiceMessage, type TimerKey } from '../session/channel.js';
 import type { Clock } from '../session/clock.js';
 import type { Logger } from '../obs/log.js';
-import type { Stats } from '../obs/stats.js';
+import { Stats } from '../obs/stats.js';
 
 export interface ConnectionLimits {
   readonly pingIntervalMs: number;
@@ -136,6 +136,12 @@ export class Connection {
         case 'arm': this.#arm(action.timer, action.at); break;
         case 'disarm': this.#disarm(action.timer); break;
         case 'heartbeat_interval': this.heartbeatInterval = action.seconds; break;
+        case 'validation_failed': {
+          const { kind: _kind, ...fields } = action;
+          Stats.bump(this.#host.stats.validationFailures, `${action.direction}:${action.code}`);
+          this.#host.log.info({ cpId: this.cpId, ...fields }, 'validation.failed');
+          break;
+        }
       }
     }
   }

@@ -8,6 +8,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config, Protocol } from '../config/schema.js';
 import { UPGRADE_REFUSALS, type UpgradeRefusal } from '../errors.js';
 import type { AuthProvider } from '../auth/provider.js';
+import type { MessageChecks } from '../validation/checks.js';
 import type { Bridge } from '../bridge/bridge.js';
 import type { Clock } from '../session/clock.js';
 import type { Registry } from '../session/registry.js';
@@ -25,6 +26,7 @@ export interface OcppServerDeps {
   readonly bridge: Bridge;
   readonly registry: Registry<Connection>;
   readonly auth: AuthProvider;
+  readonly checks: MessageChecks;
   /** False while the broker is unreachable: new charge points are refused with 503. */
   readonly brokerReady: () => boolean;
 }
@@ -180,6 +182,7 @@ export class OcppServer {
         maxRetries: config.dnstream.max_retries,
         maxBadMessages: config.ocpp.max_bad_messages,
         badMessagesWindowMs: config.ocpp.bad_messages_window,
+        checker: this.#d.checks.forConnection(admitted.protocol, admitted.cpId),
       },
       this.#limits,
       this.#host,

@@ -84,7 +84,14 @@ export function classifySchemaFile(fileName: string, schema: Record<string, unkn
 /** Loads every *.json file in `dir`; throws with the file name on the first unreadable one. */
 export function directorySchemas(dir: string, idPrefix: string): SchemaMap {
   const out: SchemaMap = new Map();
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+  } catch (err) {
+    throw new Error(`json_schema_dir: cannot read ${dir} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  if (files.length === 0) throw new Error(`json_schema_dir: ${dir} has no .json files`);
+  for (const file of files) {
     let schema: Record<string, unknown>;
     try {
       schema = JSON.parse(readFileSync(join(dir, file), 'utf8').replace(/^\uFEFF/, '')) as Record<string, unknown>;
