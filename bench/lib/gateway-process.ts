@@ -1,0 +1,37 @@
+// Starts the gateway CLI as its own process on ephemeral ports and reads its actual ports from the log.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+export interface GatewayProcess {
+  child: ChildProcess;
+  pid: number;
+  ocppPort: number;
+  mqttPort: number;
+  stop(): Promise<void>;
+}
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+
+export async function startGatewayProcess(sets: string[] = []): Promise<GatewayProcess> {
+  const args = ['bin/ocpp-gateway.js', '--ocpp-host', '127.0.0.1', '--ocpp-port', '0', '--mqtt-port', '0', '--mqtt-ws-port', '0', '--api-port', '0', '--log-level', 'info', '--set', 'mqtt.embedded.host=127.0.0.1'];
+  for (const s of sets) args.push('--set', s);
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  for await (const line of lines) {
+    const e = JSON.parse(line) as { msg: string; ocpp?: { port: number }; mqtt?: { port: number } };
+    if (e.msg === 'gateway.started') {
+      lines.on('line', () => undefined);
+      return {
+        child,
+        pid: child.pid as number,
+        ocppPort: e.ocpp?.port ?? 0,
+        mqttPort: e.mqtt?.port ?? 0,
+        stop: () => new Promise((resolve) => {
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+        }),
+      };
+    }
+  }
+  throw new Error('the gateway exited before starting');
+}

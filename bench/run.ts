@@ -1,0 +1,29 @@
+// npm run bench [-- SCENARIO ...] [-- --quick]: runs benchmark scenarios, prints markdown and writes
+// bench/results/<scenario>.json and .md.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+
+const SCENARIOS: Record<string, () => Promise<{ run: (o: { quick: boolean }) => Promise<{ markdown: string; json: unknown }> }>> = {
+  validation: () => import('./validation.js'),
+};
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const chosen = args.filter((a) => !a.startsWith('--'));
+const names = chosen.length > 0 ? chosen : Object.keys(SCENARIOS);
+const outDir = new URL('./results/', import.meta.url);
+mkdirSync(outDir, { recursive: true });
+const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+for (const name of names) {
+  const load = SCENARIOS[name];
+  if (!load) {
+    console.error(`unknown scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+    process.exit(2);
+  }
+  const { run } = await load();
+  const result = await run({ quick });
+  const md = `## ${name}\n\nMachine: ${machine}. ${new Date().toISOString()}\n\n${result.markdown}\n`;
+  console.log(md);
+  writeFileSync(new URL(`${name}.md`, outDir), md);
+  writeFileSync(new URL(`${name}.json`, outDir), `${JSON.stringify({ machine, at: new Date().toISOString(), ...(result.json as object) }, null, 2)}\n`);
+}
