@@ -11,7 +11,9 @@ import { EmbeddedBroker } from './bridge/embedded-broker.js';
 import { ExternalBroker } from './bridge/external-broker.js';
 import { TopicLayout } from './bridge/topics.js';
 import { createLogger, type Logger } from './obs/log.js';
-import { Stats } from './obs/stats.js';
+import { Metrics } from './obs/metrics.js';
+import { bundledSchemas } from './validation/schema-source.js';
+import type { Protocol } from './config/schema.js';
 import { systemClock, type Clock } from './session/clock.js';
 import { Registry } from './session/registry.js';
 import type { Connection } from './transport/connection.js';
@@ -36,7 +38,7 @@ export interface Gateway {
   readonly config: Readonly<Config>;
   readonly addresses: GatewayAddresses;
   readonly registry: Registry<Connection>;
-  readonly stats: Stats;
+  readonly metrics: Metrics;
   ready(): { ready: boolean; checks: Record<string, boolean> };
   reloadAuth(): Promise<void>;
   /** Graceful shutdown: close CPs with 1001, publish offline presence, flush, stop. Bounded by shutdown_timeout. */
@@ -49,7 +51,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { config } = options;
   const log = options.log ?? createLogger(config.log.level);
   const clock = options.clock ?? systemClock;
-  const stats = new Stats();
   const registry = new Registry<Connection>();
   const cleanups: Array<() => Promise<void> | void> = [];
   const cleanup = async () => {
@@ -94,8 +95,21 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
     cleanups.push(() => auth.close());
 
-    const bridge = new Bridge(broker, topics, registry, log, stats);
-    const ocpp = new OcppServer({ config, clock, log, stats, bridge, registry, auth, checks, brokerReady: () => broker.isConnected() });
+    const metrics = new Metrics({
+      connections: () => registry.size,
+      pending: () => {
+        const p = { upstream: 0, downstream: 0, queued: 0 };
+        for (const c of registry.values()) {
+          p.upstream += c.channel.pendingUpstream;
+          p.downstream += c.channel.inFlightDownstream;
+          p.queued += c.channel.queueLength;
+        }
+        return p;
+      },
+      brokerConnected: () => broker.isConnected(),
+    });
+    const bridge = new Bridge(broker, topics, registry, log, metrics);
+    const ocpp = new OcppServer({ config, clock, log, metrics, bridge, registry, auth, checks, brokerReady: () => broker.isConnected() });
     const ocppAddress = await ocpp.start();
     let listening = true;
     cleanups.push(async () => {
@@ -113,7 +127,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     let api: FastifyInstance | undefined;
     let apiAddress: GatewayAddresses['api'];
     if (config.api.enabled) {
-      const app = buildApi({ registry, ready });
+      const actionLists = new Map<Protocol, string[]>();
+      const actions = (protocol: Protocol): string[] => {
+        let list = actionLists.get(protocol);
+        if (list === undefined) {
+          list = checks.validator(protocol)?.actions('req') ?? [...new Set([...bundledSchemas(protocol).keys()].filter((k) => k.endsWith('.req')).map((k) => k.slice(0, -4)))].sort();
+          actionLists.set(protocol, list);
+        }
+        return list;
+      };
+      const app = await buildApi({ registry, metrics, ready, actions, protocols: config.ocpp.protocols as Protocol[], apiKey: config.api.key, maxCallTimeoutMs: config.api.max_call_timeout });
       api = app;
       cleanups.push(() => app.close());
       try {
@@ -154,7 +177,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       return closing;
     };
 
-    return { config, addresses, registry, stats, ready, reloadAuth: () => auth.reload(), close };
+    return { config, addresses, registry, metrics, ready, reloadAuth: () => auth.reload(), close };
   } catch (err) {
     await cleanup();
     throw err;

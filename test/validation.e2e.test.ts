@@ -116,5 +116,5 @@ test('[SPEC §6] validation failures are counted per direction and code', T, asy
   await raw.next();
   await svc.publish('ocpp/CP1/dn/request/Reset/c2', { type: 'Warm' });
   await svc.waitFor('ocpp/CP1/up/error/Reset/c2');
-  assert.deepEqual(gw.stats.validationFailures, { 'upstream:FormationViolation': 1, 'dnstream:PropertyConstraintViolation': 1 });
+  assert.deepEqual((await gw.metrics.snapshot())['validation_failures_total'], { 'upstream,FormationViolation': 1, 'dnstream,PropertyConstraintViolation': 1 });
 });

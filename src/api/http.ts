@@ -1,27 +1,57 @@
-// The HTTP API: health, readiness and the client list. Fastify, schemas on every route. [SPEC §9]
-import Fastify, { type FastifyInstance } from 'fastify';
-import type { Connection } from '../transport/connection.js';
+// The HTTP API: clients (list, detail, kick, CALL, live trace), stats, Prometheus metrics, health,
+// OpenAPI and the dashboard. Fastify with a schema on every route. [SPEC §9]
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { Protocol } from '../config/schema.js';
+import { MAX_MESSAGE_ID_LENGTH } from '../ocpp/protocols.js';
+import type { Metrics } from '../obs/metrics.js';
 import type { Registry } from '../session/registry.js';
+import type { Connection, TraceEvent } from '../transport/connection.js';
+import { DASHBOARD_HTML } from './dashboard.js';
 
 export interface ApiDeps {
   readonly registry: Registry<Connection>;
+  readonly metrics: Metrics;
   /** Readiness: listeners up and broker connected. */
   readonly ready: () => { ready: boolean; checks: Record<string, boolean> };
+  /** Actions with a schema, for the dashboard's CALL form. */
+  readonly actions: (protocol: Protocol) => string[];
+  readonly protocols: readonly Protocol[];
+  /** Empty: no key required (loopback only; enforced at start-up). */
+  readonly apiKey: string;
+  /** Longest wait of POST .../calls. */
+  readonly maxCallTimeoutMs: number;
 }
 
-const clientSummary = {
+const errorBody = { type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' } }, required: ['error', 'message'] } as const;
+const counters = { type: 'object', properties: { framesIn: { type: 'integer' }, framesOut: { type: 'integer' }, bytesIn: { type: 'integer' }, bytesOut: { type: 'integer' } } } as const;
+const client = {
   type: 'object',
   properties: {
     cpId: { type: 'string' },
     protocol: { type: 'string' },
     remoteAddress: { type: 'string' },
     username: { type: ['string', 'null'] },
-    connectedAt: { type: 'string' },
-    lastSeenAt: { type: 'string' },
-    heartbeatInterval: { type: ['number', 'null'] },
+    connectedAt: { type: 'string', format: 'date-time' },
+    lastSeenAt: { type: 'string', format: 'date-time' },
+    heartbeatInterval: { type: ['number', 'null'], description: 'interval of the last accepted BootNotification, seconds' },
     inflight: { type: 'object', properties: { up: { type: 'integer' }, down: { type: 'integer' } } },
     queueLength: { type: 'integer' },
-    counters: { type: 'object', properties: { framesIn: { type: 'integer' }, framesOut: { type: 'integer' }, bytesIn: { type: 'integer' }, bytesOut: { type: 'integer' } } },
+    counters,
+  },
+} as const;
+const cpIdParams = { type: 'object', properties: { cpId: { type: 'string', maxLength: 1024 } }, required: ['cpId'] } as const;
+const callOutcome = {
+  type: 'object',
+  properties: {
+    messageId: { type: 'string' },
+    result: { type: 'object', additionalProperties: true },
+    errorCode: { type: 'string' },
+    errorDescription: { type: 'string' },
+    errorDetails: { type: 'object', additionalProperties: true },
+    error: { type: 'string' },
+    message: { type: 'string' },
   },
 } as const;
 
@@ -41,58 +71,200 @@ export function describeClient(c: Connection) {
 }
 
 interface ListQuery { page: number; limit: number; protocol?: string; like?: string; connected_since?: string }
+interface CallBody { action: string; payload: Record<string, unknown>; timeout_ms?: number }
 
-export function buildApi(deps: ApiDeps): FastifyInstance {
+/** HTTP status for a gateway error about an API CALL. */
+const STATUS_OF_GATEWAY_REASON: Record<string, number> = {
+  invalid_payload: 400,
+  invalid_message_id: 400,
+  queue_full: 503,
+  not_connected: 404,
+  timeout: 504,
+};
+
+function keyMatches(given: string | undefined, key: string): boolean {
+  if (given === undefined) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(key);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
+  const notFound = (reply: FastifyReply, cpId: string) => reply.code(404).send({ error: 'not_connected', message: `charge point ${cpId} is not connected` });
 
-  app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }));
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'ocpp-gateway API', version: '1', description: 'Manage the charge points connected to an ocpp-gateway.' },
+      components: deps.apiKey === '' ? {} : { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
+      ...(deps.apiKey === '' ? {} : { security: [{ apiKey: [] }] }),
+    },
+  });
 
-  app.get('/readyz', async (_req, reply) => {
+  app.setErrorHandler((err: Error & { validation?: unknown; statusCode?: number }, _req, reply) => {
+    if (err.validation !== undefined) return reply.code(400).send({ error: 'bad_request', message: err.message });
+    return reply.code(err.statusCode ?? 500).send({ error: err.statusCode === undefined ? 'internal_error' : 'bad_request', message: err.message });
+  });
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'not_found', message: 'no such route' }));
+
+  // [SPEC §8] beyond loopback the API needs a key: Authorization: Bearer <key> or X-API-Key (or
+  // ?api_key= for EventSource, which cannot set headers).
+  const open = new Set(['/', '/healthz', '/readyz', '/api/v1/openapi.json']);
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    if (deps.apiKey === '' || open.has(req.url.split('?')[0] ?? '')) return;
+    const auth = req.headers.authorization;
+    const bearer = auth?.toLowerCase().startsWith('bearer ') ? auth.slice(7).trim() : undefined;
+    const header = req.headers['x-api-key'];
+    const query = (req.query as Record<string, string | undefined> | undefined)?.['api_key'];
+    const given = bearer ?? (typeof header === 'string' ? header : undefined) ?? query;
+    if (!keyMatches(given, deps.apiKey)) {
+      await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'an API key is required (Authorization: Bearer <api.key>)' });
+    }
+  });
+
+  app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(DASHBOARD_HTML));
+
+  app.get('/healthz', { schema: { summary: 'Liveness', response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }));
+
+  const readySchema = { type: 'object', properties: { status: { type: 'string' }, checks: { type: 'object', additionalProperties: { type: 'boolean' } } } } as const;
+  app.get('/readyz', { schema: { summary: 'Readiness: listeners up and broker connected', response: { 200: readySchema, 503: readySchema } } }, async (_req, reply) => {
     const r = deps.ready();
     return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not_ready', checks: r.checks });
   });
 
-  app.get<{ Querystring: ListQuery }>(
-    '/api/v1/clients',
-    {
-      schema: {
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            page: { type: 'integer', minimum: 1, default: 1 },
-            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-            protocol: { type: 'string' },
-            like: { type: 'string', maxLength: 256 },
-            connected_since: { type: 'string', format: 'date-time' },
-          },
-        },
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              data: { type: 'array', items: clientSummary },
-              meta: { type: 'object', properties: { page: { type: 'integer' }, limit: { type: 'integer' }, count: { type: 'integer' } } },
-            },
-          },
+  app.get<{ Querystring: ListQuery }>('/api/v1/clients', {
+    schema: {
+      summary: 'Connected charge points, sorted by cpId',
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          page: { type: 'integer', minimum: 1, default: 1 },
+          limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          protocol: { type: 'string', maxLength: 32 },
+          like: { type: 'string', maxLength: 256, description: 'cpId substring' },
+          connected_since: { type: 'string', format: 'date-time' },
+          api_key: { type: 'string' },
         },
       },
+      response: {
+        200: { type: 'object', properties: { data: { type: 'array', items: client }, meta: { type: 'object', properties: { page: { type: 'integer' }, limit: { type: 'integer' }, count: { type: 'integer' } } } } },
+        400: errorBody,
+        401: errorBody,
+      },
     },
-    async (req) => {
-      const { page, limit, protocol, like, connected_since } = req.query;
-      const since = connected_since === undefined ? undefined : Date.parse(connected_since);
-      const matches: Connection[] = [];
-      for (const c of deps.registry.values()) {
-        if (protocol !== undefined && c.protocol !== protocol) continue;
-        if (like !== undefined && !c.cpId.includes(like)) continue;
-        if (since !== undefined && c.connectedAt < since) continue;
-        matches.push(c);
-      }
-      matches.sort((a, b) => (a.cpId < b.cpId ? -1 : a.cpId > b.cpId ? 1 : 0));
-      const data = matches.slice((page - 1) * limit, page * limit).map(describeClient);
-      return { data, meta: { page, limit, count: matches.length } };
+  }, async (req) => {
+    const { page, limit, protocol, like, connected_since } = req.query;
+    const since = connected_since === undefined ? undefined : Date.parse(connected_since);
+    const matches: Connection[] = [];
+    for (const c of deps.registry.values()) {
+      if (protocol !== undefined && c.protocol !== protocol) continue;
+      if (like !== undefined && !c.cpId.includes(like)) continue;
+      if (since !== undefined && c.connectedAt < since) continue;
+      matches.push(c);
+    }
+    matches.sort((a, b) => (a.cpId < b.cpId ? -1 : a.cpId > b.cpId ? 1 : 0));
+    return { data: matches.slice((page - 1) * limit, page * limit).map(describeClient), meta: { page, limit, count: matches.length } };
+  });
+
+  app.get<{ Params: { cpId: string } }>('/api/v1/clients/:cpId', {
+    schema: { summary: 'One connected charge point', params: cpIdParams, response: { 200: client, 401: errorBody, 404: errorBody } },
+  }, async (req, reply) => {
+    const c = deps.registry.get(req.params.cpId);
+    return c === undefined ? notFound(reply, req.params.cpId) : describeClient(c);
+  });
+
+  app.delete<{ Params: { cpId: string } }>('/api/v1/clients/:cpId', {
+    schema: { summary: 'Kick a charge point (close 1000, reason kicked)', params: cpIdParams, response: { 204: { type: 'null' }, 401: errorBody, 404: errorBody } },
+  }, async (req, reply) => {
+    const c = deps.registry.get(req.params.cpId);
+    if (c === undefined) return notFound(reply, req.params.cpId);
+    c.close('kicked');
+    return reply.code(204).send();
+  });
+
+  app.post<{ Params: { cpId: string }; Body: CallBody }>('/api/v1/clients/:cpId/calls', {
+    schema: {
+      summary: 'Send a CALL through the charge point\'s queue (shared with MQTT) and wait for the answer',
+      params: cpIdParams,
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['action', 'payload'],
+        properties: {
+          action: { type: 'string', minLength: 1, maxLength: 64 },
+          payload: { type: 'object', additionalProperties: true },
+          timeout_ms: { type: 'integer', minimum: 1, maximum: deps.maxCallTimeoutMs, default: 30_000 },
+        },
+      },
+      response: { 200: callOutcome, 400: callOutcome, 401: errorBody, 404: callOutcome, 502: callOutcome, 503: callOutcome, 504: callOutcome },
     },
-  );
+  }, async (req, reply) => {
+    const c = deps.registry.get(req.params.cpId);
+    if (c === undefined) return notFound(reply, req.params.cpId);
+    const messageId = `api-${randomUUID()}`.slice(0, MAX_MESSAGE_ID_LENGTH);
+    const outcome = c.callFromApi(req.body.action, messageId, JSON.stringify(req.body.payload));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), req.body.timeout_ms ?? 30_000)));
+    const r = await Promise.race([outcome, timedOut]);
+    clearTimeout(timer);
+    if (r === 'timeout') {
+      // The CALL stays queued or in flight; its answer still goes to MQTT.
+      return reply.code(504).send({ messageId, error: 'timeout', message: `no answer within ${req.body.timeout_ms ?? 30_000} ms; the CALL stays in flight until the charge point answers or its attempt times out` });
+    }
+    const body = JSON.parse(r.payloadText) as Record<string, unknown>;
+    if (r.type === 'response') return { messageId, result: body };
+    const status = r.gatewayReason === undefined ? 502 : (STATUS_OF_GATEWAY_REASON[r.gatewayReason] ?? 502);
+    return reply.code(status).send({ messageId, ...body });
+  });
+
+  app.get<{ Params: { cpId: string } }>('/api/v1/clients/:cpId/trace', {
+    schema: { summary: 'Live frames in and out of one charge point (Server-Sent Events: event "frame", and "end" when it disconnects)', params: cpIdParams, querystring: { type: 'object', properties: { api_key: { type: 'string' } } }, response: { 401: errorBody, 404: errorBody, 429: errorBody } },
+  }, async (req, reply) => {
+    const c = deps.registry.get(req.params.cpId);
+    if (c === undefined) return notFound(reply, req.params.cpId);
+    let closed = false;
+    const write = (event: string, data: unknown) => {
+      if (!closed) reply.raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    };
+    const unsubscribe = c.addTraceListener((e: TraceEvent) => write('frame', e));
+    if (unsubscribe === undefined) return reply.code(429).send({ error: 'too_many_listeners', message: 'this charge point already has the maximum number of live traces' });
+    reply.hijack();
+    reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    write('hello', { cpId: c.cpId, protocol: c.protocol });
+    const keepAlive = setInterval(() => { if (!closed) reply.raw.write(': keep-alive\n\n'); }, 15_000);
+    const end = () => {
+      if (closed) return;
+      write('end', { cpId: c.cpId });
+      finish();
+      reply.raw.end();
+    };
+    const finish = () => {
+      closed = true;
+      clearInterval(keepAlive);
+      unsubscribe();
+      c.offClosed(end);
+    };
+    c.onClosed(end);
+    req.raw.on('close', finish);
+  });
+
+  app.get('/api/v1/stats', { schema: { summary: 'Gateway counters (the same numbers as /metrics)', response: { 200: { type: 'object', additionalProperties: true }, 401: errorBody } } }, async () => deps.metrics.snapshot());
+
+  app.get<{ Querystring: { protocol?: Protocol } }>('/api/v1/actions', {
+    schema: {
+      summary: 'Actions a CALL can name, per protocol (those with a schema)',
+      querystring: { type: 'object', properties: { protocol: { type: 'string', enum: [...deps.protocols] }, api_key: { type: 'string' } } },
+      response: { 200: { type: 'object', properties: { protocol: { type: 'string' }, actions: { type: 'array', items: { type: 'string' } } } }, 400: errorBody, 401: errorBody },
+    },
+  }, async (req) => {
+    const protocol = req.query.protocol ?? (deps.protocols[0] as Protocol);
+    return { protocol, actions: deps.actions(protocol) };
+  });
+
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics', hide: false } }, async (_req, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()));
+
+  app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   return app;
 }

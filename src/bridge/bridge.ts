@@ -6,7 +6,8 @@ import type { MessageKind } from '../session/channel.js';
 import type { Registry } from '../session/registry.js';
 import type { Connection } from '../transport/connection.js';
 import type { Logger } from '../obs/log.js';
-import { Stats } from '../obs/stats.js';
+import type { Metrics } from '../obs/metrics.js';
+import { performance } from 'node:perf_hooks';
 import type { BrokerPort } from './broker.js';
 import type { TopicLayout } from './topics.js';
 
@@ -15,17 +16,17 @@ export class Bridge {
   readonly #topics: TopicLayout;
   readonly #registry: Registry<Connection>;
   readonly #log: Logger;
-  readonly #stats: Stats;
+  readonly #metrics: Metrics;
   readonly #subscriptions = new Map<string, number>();
   #pending = 0;
   #drained: Array<() => void> = [];
 
-  constructor(broker: BrokerPort, topics: TopicLayout, registry: Registry<Connection>, log: Logger, stats: Stats) {
+  constructor(broker: BrokerPort, topics: TopicLayout, registry: Registry<Connection>, log: Logger, metrics: Metrics) {
     this.#broker = broker;
     this.#topics = topics;
     this.#registry = registry;
     this.#log = log;
-    this.#stats = stats;
+    this.#metrics = metrics;
     broker.setMessageHandler((topic, payload) => this.#onMessage(topic, payload));
   }
 
@@ -54,7 +55,7 @@ export class Bridge {
   }
 
   publishUp(conn: Connection, type: MessageKind, action: string, messageId: string, payloadText: string, gatewayReason?: GatewayErrorReason): Promise<void> {
-    if (gatewayReason !== undefined) Stats.bump(this.#stats.gatewayErrors, gatewayReason);
+    if (gatewayReason !== undefined) this.#metrics.gatewayError(gatewayReason);
     return this.#publish(this.#topics.up(conn.cpId, type, action, messageId, conn.protocol), payloadText, false);
   }
 
@@ -63,7 +64,7 @@ export class Bridge {
   }
 
   publishRejected(conn: { cpId: string; protocol: string }, reason: RejectedReason, detail: string, messageId?: string, action?: string): void {
-    Stats.bump(this.#stats.rejected, reason);
+    this.#metrics.rejected(reason);
     this.#log.info({ cpId: conn.cpId, messageId, action, reason, detail }, 'cp.message_rejected');
     const body = { cpId: conn.cpId, reason, detail, ...(messageId !== undefined ? { messageId } : {}), ...(action !== undefined ? { action } : {}) };
     this.publishEvent(conn.cpId, 'rejected', body, conn.protocol).catch(() => undefined);
@@ -81,11 +82,12 @@ export class Bridge {
 
   async #publish(topic: string, payload: string, retain: boolean): Promise<void> {
     this.#pending++;
-    this.#stats.publishes++;
+    const started = performance.now();
     try {
       await this.#broker.publish(topic, payload, { retain });
+      this.#metrics.publishResult(true, (performance.now() - started) / 1000);
     } catch (err) {
-      this.#stats.publishFailures++;
+      this.#metrics.publishResult(false, 0);
       throw err;
     } finally {
       if (--this.#pending === 0) {
@@ -111,7 +113,7 @@ export class Bridge {
     // Subscribed but the connection is already gone (a race with its teardown).
     if (dn.type === 'request' || dn.type === 'response' || dn.type === 'error') {
       const body = JSON.stringify({ errorCode: 'GenericError', errorDescription: 'the charge point is not connected', errorDetails: { gateway: { reason: 'not_connected' } } });
-      Stats.bump(this.#stats.gatewayErrors, 'not_connected');
+      this.#metrics.gatewayError('not_connected');
       this.#publish(this.#topics.up(dn.cpId, 'error', dn.action, dn.messageId, ''), body, false).catch(() => undefined);
     }
   }

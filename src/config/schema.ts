@@ -149,8 +149,10 @@ export const configSchema = z
         host: str('127.0.0.1', 'Address of the HTTP API and health endpoints.'),
         port: port(18083, 'Port of the HTTP API.'),
         enabled: bool(true, 'Serve the HTTP API.'),
+        key: str('', 'API key: required as "Authorization: Bearer <key>" (or X-API-Key) on every route but /, /healthz, /readyz and the OpenAPI document. Mandatory when api.host is not a loopback address.'),
+        max_call_timeout: duration('5m', 'Longest timeout_ms a POST /api/v1/clients/{cpId}/calls may ask for.'),
       },
-      'HTTP API.',
+      'HTTP API, metrics and dashboard.',
     ),
     log: section(
       {
@@ -188,6 +190,9 @@ export const configSchema = z
     if (!cfg.ocpp.path.startsWith('/')) ctx.addIssue({ code: 'custom', path: ['ocpp', 'path'], message: 'must start with "/"' });
     if (cfg.json_schema_dir !== '' && cfg.message_format_checking === 'disable') {
       ctx.addIssue({ code: 'custom', path: ['json_schema_dir'], message: 'is set but message_format_checking is disable' });
+    }
+    if (cfg.api.enabled && cfg.api.key === '' && !['127.0.0.1', '::1', 'localhost'].includes(cfg.api.host)) {
+      ctx.addIssue({ code: 'custom', path: ['api', 'key'], message: `is required when api.host (${cfg.api.host}) is not a loopback address` });
     }
     if (cfg.auth.provider === 'file' && cfg.auth.file === '') {
       ctx.addIssue({ code: 'custom', path: ['auth', 'file'], message: 'is required when auth.provider is "file"' });

@@ -54,7 +54,11 @@ export type ChannelInput =
   | { readonly kind: 'disconnected' };
 
 export type ChannelAction =
-  | { readonly kind: 'send'; readonly text: string }
+  | { readonly kind: 'send'; readonly text: string; readonly type: MessageKind; readonly action: string }
+  /** For counters: a frame from the CP, with the action it concerns ("unknown" when none). */
+  | { readonly kind: 'frame_in'; readonly type: MessageKind | 'malformed'; readonly action: string }
+  | { readonly kind: 'round_trip'; readonly direction: Direction; readonly action: string; readonly ms: number }
+  | { readonly kind: 'timeout'; readonly direction: Direction }
   | {
       readonly kind: 'publish';
       readonly type: MessageKind;
@@ -75,9 +79,11 @@ export type ChannelAction =
   /** For logs and counters: a payload failed validation (forwarded anyway in log_only mode). */
   | ({ readonly kind: 'validation_failed'; readonly direction: Direction; readonly action: string; readonly messageId: string; readonly forwarded: boolean } & PayloadProblem);
 
-interface PendingUpstream { readonly action: string; readonly payloadText: string }
+interface PendingUpstream { readonly action: string; readonly payloadText: string; readonly receivedAt: number }
 interface DownstreamCall { readonly messageId: string; readonly action: string; readonly text: string }
-interface InFlight extends DownstreamCall { attempts: number }
+interface InFlight extends DownstreamCall { attempts: number; readonly sentAt: number }
+
+const KIND_OF_TYPE: Record<Frame['type'], MessageKind> = { 2: 'request', 3: 'response', 4: 'error', 5: 'resulterror', 6: 'send' };
 
 /** Ids of recently answered CP CALLs, so a 2.1 CALLRESULTERROR can name the action. */
 const RECENT_ANSWERS = 16;
@@ -118,6 +124,7 @@ export class Channel {
   // ---- from the charge point ------------------------------------------------------------------
 
   #onCpFrame(frame: Frame, now: number, out: ChannelAction[]): void {
+    out.push({ kind: 'frame_in', type: KIND_OF_TYPE[frame.type], action: this.#actionOf(frame) });
     switch (frame.type) {
       case 2: return this.#onCpCall(frame.messageId, frame.action, frame.payload, frame.payloadText, now, out);
       case 3:
@@ -135,12 +142,19 @@ export class Channel {
     }
   }
 
+  /** The action a frame from the CP concerns, for counters. */
+  #actionOf(frame: Frame): string {
+    if (frame.type === 2 || frame.type === 6) return frame.action;
+    if (frame.type === 5) return this.#recentAnswers.get(frame.messageId) ?? 'unknown';
+    return this.#inFlight?.messageId === frame.messageId ? this.#inFlight.action : 'unknown';
+  }
+
   #onCpCall(messageId: string, action: string, payload: object, payloadText: string, now: number, out: ChannelAction[]): void {
     const codes = this.#o.spec.codes;
     const problem = this.#check('upstream', action, 'req', payload, messageId, out);
     if (problem !== undefined) {
       // [SPEC §6] invalid CALL: CALLERROR with the version's code, not published.
-      out.push({ kind: 'send', text: encodeCallError(messageId, problem.code, describeProblem(problem), { keyword: problem.keyword, path: problem.path }) });
+      out.push({ kind: 'send', type: 'error', action, text: encodeCallError(messageId, problem.code, describeProblem(problem), { keyword: problem.keyword, path: problem.path }) });
       out.push({ kind: 'rejected', reason: 'validation_failed', messageId, action, detail: `${problem.code}: ${describeProblem(problem)}` });
       return;
     }
@@ -152,12 +166,12 @@ export class Channel {
     }
     if (this.#upstream.size > 0 && (this.#o.concurrentCalls === 'reject' || this.#upstream.size >= this.#o.maxPendingUpstream)) {
       const detail = this.#o.concurrentCalls === 'reject' ? 'another CALL from this charge point is still awaiting its answer' : `more than ${this.#o.maxPendingUpstream} CALLs awaiting answers`;
-      out.push({ kind: 'send', text: encodeCallError(messageId, codes.genericError, detail, {}) });
+      out.push({ kind: 'send', type: 'error', action, text: encodeCallError(messageId, codes.genericError, detail, {}) });
       out.push({ kind: 'rejected', reason: 'concurrent_call', messageId, action, detail });
       return;
     }
     if (this.#upstream.size > 0) this.counters.concurrentForwarded++;
-    this.#upstream.set(messageId, { action, payloadText });
+    this.#upstream.set(messageId, { action, payloadText, receivedAt: now });
     out.push({ kind: 'arm', timer: `up:${messageId}`, at: now + this.#o.awaitingTimeoutMs });
     out.push({ kind: 'publish', type: 'request', action, messageId, payloadText, tracksCall: true });
   }
@@ -170,6 +184,7 @@ export class Channel {
     }
     this.#inFlight = null;
     out.push({ kind: 'disarm', timer: 'dn' });
+    out.push({ kind: 'round_trip', direction: 'dnstream', action: inFlight.action, ms: now - inFlight.sentAt });
     const resultPayload = frame.type === 3 ? frame.payload : undefined;
     const problem = resultPayload === undefined ? undefined : this.#check('upstream', inFlight.action, 'conf', resultPayload, frame.messageId, out);
     if (problem !== undefined) {
@@ -188,12 +203,13 @@ export class Channel {
 
   #onBadFrame(failure: DecodeFailure, now: number, out: ChannelAction[]): void {
     this.counters.badFrames++;
+    out.push({ kind: 'frame_in', type: 'malformed', action: 'unknown' });
     const codes = this.#o.spec.codes;
     // [OCPP-J 1.6 §4.2.3] never answer a CALLRESULT or CALLERROR with a CALLERROR.
     const isAnswer = failure.messageTypeId !== undefined && failure.messageTypeId !== 2 && failure.messageTypeId !== 6 && this.#o.spec.messageTypes.has(failure.messageTypeId as 3);
     if (!isAnswer) {
       const code = failure.problem === 'unknown_message_type' ? codes.messageTypeNotSupported : codes.rpcFramework;
-      out.push({ kind: 'send', text: encodeCallError(failure.messageId ?? '-1', code, failure.detail, {}) });
+      out.push({ kind: 'send', type: 'error', action: 'unknown', text: encodeCallError(failure.messageId ?? '-1', code, failure.detail, {}) });
     }
     out.push({ kind: 'rejected', reason: 'malformed_frame', detail: failure.detail, ...(failure.messageId !== undefined ? { messageId: failure.messageId } : {}) });
     if (this.#o.maxBadMessages === 0) return;
@@ -223,7 +239,7 @@ export class Channel {
         const problem = this.#check('dnstream', msg.action, 'req', payload, msg.messageId, out);
         if (problem !== undefined) return this.#gatewayError(out, msg, 'invalid_payload', describeProblem(problem), problem.code, detailsOf(problem));
         if (msg.type === 'send') {
-          out.push({ kind: 'send', text: encodeCall(msg.messageId, msg.action, msg.payloadText.trim(), 6) });
+          out.push({ kind: 'send', type: 'send', action: msg.action, text: encodeCall(msg.messageId, msg.action, msg.payloadText.trim(), 6) });
           return;
         }
         return this.#enqueue({ messageId: msg.messageId, action: msg.action, text: encodeCall(msg.messageId, msg.action, msg.payloadText.trim()) }, msg, now, out);
@@ -236,8 +252,8 @@ export class Channel {
         const problem = this.#check('dnstream', pending.action, 'conf', payload, msg.messageId, out);
         // The CALL stays pending: the service may still send a valid answer.
         if (problem !== undefined) return this.#gatewayError(out, { ...msg, action: pending.action }, 'invalid_payload', describeProblem(problem), problem.code, detailsOf(problem));
-        this.#answered(msg.messageId, pending.action, out);
-        out.push({ kind: 'send', text: encodeCallResult(msg.messageId, msg.payloadText.trim()) });
+        this.#answered(msg.messageId, pending, now, out);
+        out.push({ kind: 'send', type: 'response', action: pending.action, text: encodeCallResult(msg.messageId, msg.payloadText.trim()) });
         const interval = bootInterval(pending.action, payload);
         if (interval !== undefined) out.push({ kind: 'heartbeat_interval', seconds: interval });
         return;
@@ -248,17 +264,18 @@ export class Channel {
         if (msg.type === 'error' && pending === undefined) return this.#gatewayError(out, msg, 'unknown_message_id', 'no CALL from the charge point is awaiting an answer with this messageId');
         const err = parseErrorPayload(msg.payloadText);
         if (typeof err === 'string') return this.#gatewayError(out, pending ? { ...msg, action: pending.action } : msg, 'invalid_payload', err, spec.codes.formation);
-        if (pending !== undefined && msg.type === 'error') this.#answered(msg.messageId, pending.action, out);
-        out.push({ kind: 'send', text: encodeCallError(msg.messageId, err.errorCode, err.errorDescription, err.errorDetails, msg.type === 'error' ? 4 : 5) });
+        if (pending !== undefined && msg.type === 'error') this.#answered(msg.messageId, pending, now, out);
+        out.push({ kind: 'send', type: msg.type, action: pending?.action ?? msg.action, text: encodeCallError(msg.messageId, err.errorCode, err.errorDescription, err.errorDetails, msg.type === 'error' ? 4 : 5) });
         return;
       }
     }
   }
 
-  #answered(messageId: string, action: string, out: ChannelAction[]): void {
+  #answered(messageId: string, pending: PendingUpstream, now: number, out: ChannelAction[]): void {
     this.#upstream.delete(messageId);
     out.push({ kind: 'disarm', timer: `up:${messageId}` });
-    this.#recentAnswers.set(messageId, action);
+    out.push({ kind: 'round_trip', direction: 'upstream', action: pending.action, ms: now - pending.receivedAt });
+    this.#recentAnswers.set(messageId, pending.action);
     if (this.#recentAnswers.size > RECENT_ANSWERS) this.#recentAnswers.delete(this.#recentAnswers.keys().next().value as string);
   }
 
@@ -277,8 +294,8 @@ export class Channel {
   }
 
   #transmit(call: DownstreamCall, now: number, out: ChannelAction[]): void {
-    this.#inFlight = { ...call, attempts: 1 };
-    out.push({ kind: 'send', text: call.text });
+    this.#inFlight = { ...call, attempts: 1, sentAt: now };
+    out.push({ kind: 'send', type: 'request', action: call.action, text: call.text });
     out.push({ kind: 'arm', timer: 'dn', at: now + this.#o.retryIntervalMs });
   }
 
@@ -297,12 +314,13 @@ export class Channel {
         // [SPEC §5] re-send the same frame on the same connection.
         inFlight.attempts++;
         this.counters.retransmissions++;
-        out.push({ kind: 'send', text: inFlight.text });
+        out.push({ kind: 'send', type: 'request', action: inFlight.action, text: inFlight.text });
         out.push({ kind: 'arm', timer: 'dn', at: now + this.#o.retryIntervalMs });
         return;
       }
       this.#inFlight = null;
       this.counters.downstreamTimeouts++;
+      out.push({ kind: 'timeout', direction: 'dnstream' });
       this.#gatewayError(out, inFlight, 'timeout', `no answer from the charge point after ${inFlight.attempts} attempt(s) of ${this.#o.retryIntervalMs} ms`);
       this.#sendNext(now, out);
       return;
@@ -312,9 +330,10 @@ export class Channel {
     if (pending === undefined) return;
     this.#upstream.delete(messageId);
     this.counters.upstreamTimeouts++;
+    out.push({ kind: 'timeout', direction: 'upstream' });
     const detail = `no answer from the service within ${this.#o.awaitingTimeoutMs} ms`;
     if (this.#o.onUpstreamTimeout === 'error') {
-      out.push({ kind: 'send', text: encodeCallError(messageId, this.#o.spec.codes.internalError, detail, {}) });
+      out.push({ kind: 'send', type: 'error', action: pending.action, text: encodeCallError(messageId, this.#o.spec.codes.internalError, detail, {}) });
     }
     this.#gatewayError(out, { messageId, action: pending.action }, 'timeout', detail);
   }
@@ -325,7 +344,7 @@ export class Channel {
     this.#upstream.delete(messageId);
     out.push({ kind: 'disarm', timer: `up:${messageId}` });
     // [SPEC §5] never acknowledge what was not delivered.
-    out.push({ kind: 'send', text: encodeCallError(messageId, this.#o.spec.codes.internalError, 'the central system is unreachable', { gateway: { reason: 'broker_unavailable' } }) });
+    out.push({ kind: 'send', type: 'error', action: pending.action, text: encodeCallError(messageId, this.#o.spec.codes.internalError, 'the central system is unreachable', { gateway: { reason: 'broker_unavailable' } }) });
   }
 
   #onDisconnected(out: ChannelAction[]): void {

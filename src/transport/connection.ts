@@ -8,7 +8,7 @@ import { PROTOCOLS } from '../ocpp/protocols.js';
 import { Channel, type ChannelAction, type ChannelOptions, type MessageKind, type ServiceMessage, type TimerKey } from '../session/channel.js';
 import type { Clock } from '../session/clock.js';
 import type { Logger } from '../obs/log.js';
-import { Stats } from '../obs/stats.js';
+import type { Metrics } from '../obs/metrics.js';
 
 export interface ConnectionLimits {
   readonly pingIntervalMs: number;
@@ -24,7 +24,7 @@ export interface ConnectionLimits {
 export interface ConnectionHost {
   readonly clock: Clock;
   readonly log: Logger;
-  readonly stats: Stats;
+  readonly metrics: Metrics;
   publishUp(conn: Connection, type: MessageKind, action: string, messageId: string, payloadText: string, gatewayReason?: GatewayErrorReason): Promise<void>;
   publishRejected(conn: Connection, reason: RejectedReason, detail: string, messageId?: string, action?: string): void;
   /** Called once, when the connection is over (whoever closed it). */
@@ -37,6 +37,23 @@ export interface ConnectionInfo {
   readonly remoteAddress: string;
   readonly username: string | undefined;
 }
+
+/** One frame as the live trace shows it. */
+export interface TraceEvent {
+  readonly direction: 'in' | 'out';
+  readonly at: string;
+  readonly text: string;
+}
+
+/** How a CALL sent through the API ended: the CP's answer, or a gateway error. */
+export interface ApiCallOutcome {
+  readonly type: 'response' | 'error';
+  readonly payloadText: string;
+  readonly gatewayReason: GatewayErrorReason | undefined;
+}
+
+/** Live-trace listeners per charge point, at most. */
+export const MAX_TRACE_LISTENERS = 8;
 
 const WS_ERROR_REASONS: Record<string, CloseReason> = {
   WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 'frame_too_large',
@@ -64,6 +81,10 @@ export class Connection {
   #paused = false;
   #closed = false;
   #wsErrorReason: CloseReason | undefined;
+  #inBytes = 0;
+  readonly #traceListeners = new Set<(e: TraceEvent) => void>();
+  readonly #apiCalls = new Map<string, (outcome: ApiCallOutcome) => void>();
+  readonly #closedListeners = new Set<() => void>();
 
   constructor(ws: WebSocket, info: ConnectionInfo, channelOptions: Omit<ChannelOptions, 'spec'>, limits: ConnectionLimits, host: ConnectionHost) {
     this.cpId = info.cpId;
@@ -115,9 +136,10 @@ export class Connection {
     this.lastSeenAt = now;
     this.counters.framesIn++;
     this.counters.bytesIn += data.length;
-    this.#host.stats.framesIn++;
-    this.#host.stats.bytesIn += data.length;
+    this.#inBytes = data.length;
+    if (this.#traceListeners.size > 0) this.#trace('in', isBinary ? `<binary ${data.length} bytes>` : data.toString('utf8'));
     if (isBinary) {
+      this.#host.metrics.frame('in', 'binary', 'unknown', data.length);
       // [OCPP-J 1.6 §3] text frames only
       this.close('binary_frame');
       return;
@@ -129,7 +151,10 @@ export class Connection {
   #run(actions: readonly ChannelAction[]): void {
     for (const action of actions) {
       switch (action.kind) {
-        case 'send': this.#send(action.text); break;
+        case 'send': this.#send(action.text, action.type, action.action); break;
+        case 'frame_in': this.#host.metrics.frame('in', action.type, action.action, this.#inBytes); break;
+        case 'round_trip': this.#host.metrics.roundTrip(action.direction, action.action, action.ms / 1000); break;
+        case 'timeout': this.#host.metrics.timeout(action.direction); break;
         case 'publish': this.#publish(action); break;
         case 'rejected': this.#host.publishRejected(this, action.reason, action.detail, action.messageId, action.action); break;
         case 'close': this.close(action.reason); break;
@@ -138,7 +163,7 @@ export class Connection {
         case 'heartbeat_interval': this.heartbeatInterval = action.seconds; break;
         case 'validation_failed': {
           const { kind: _kind, ...fields } = action;
-          Stats.bump(this.#host.stats.validationFailures, `${action.direction}:${action.code}`);
+          this.#host.metrics.validationFailure(action.direction, action.code);
           this.#host.log.info({ cpId: this.cpId, ...fields }, 'validation.failed');
           break;
         }
@@ -146,20 +171,60 @@ export class Connection {
     }
   }
 
-  #send(text: string): void {
+  #send(text: string, type: MessageKind, action: string): void {
     if (this.#closed) return;
     if (this.#ws.bufferedAmount > this.#limits.maxOutboundBuffer) {
       this.close('slow_consumer');
       return;
     }
+    const bytes = Buffer.byteLength(text);
     this.counters.framesOut++;
-    this.counters.bytesOut += text.length;
-    this.#host.stats.framesOut++;
-    this.#host.stats.bytesOut += text.length;
+    this.counters.bytesOut += bytes;
+    this.#host.metrics.frame('out', type, action, bytes);
+    if (this.#traceListeners.size > 0) this.#trace('out', text);
     this.#ws.send(text);
   }
 
+  #trace(direction: 'in' | 'out', text: string): void {
+    const event: TraceEvent = { direction, at: new Date(this.#host.clock.now()).toISOString(), text };
+    for (const l of this.#traceListeners) l(event);
+  }
+
+  /** Called once when the connection is over. */
+  onClosed(listener: () => void): void {
+    if (this.#closed) listener();
+    else this.#closedListeners.add(listener);
+  }
+
+  offClosed(listener: () => void): void {
+    this.#closedListeners.delete(listener);
+  }
+
+  /** Subscribes to the live frame trace; returns the unsubscribe function, or undefined when full. */
+  addTraceListener(listener: (e: TraceEvent) => void): (() => void) | undefined {
+    if (this.#traceListeners.size >= MAX_TRACE_LISTENERS) return undefined;
+    this.#traceListeners.add(listener);
+    return () => this.#traceListeners.delete(listener);
+  }
+
+  /**
+   * A CALL from the HTTP API, through the same queue as MQTT CALLs. The promise settles with the CP's
+   * answer or the gateway error about this CALL (queue_full, invalid_payload, timeout, disconnected).
+   */
+  callFromApi(action: string, messageId: string, payloadText: string): Promise<ApiCallOutcome> {
+    const outcome = new Promise<ApiCallOutcome>((resolve) => this.#apiCalls.set(messageId, resolve));
+    this.fromService({ type: 'request', action, messageId, payloadText });
+    return outcome;
+  }
+
   #publish(action: Extract<ChannelAction, { kind: 'publish' }>): void {
+    if (this.#apiCalls.size > 0 && (action.type === 'response' || action.type === 'error')) {
+      const settle = this.#apiCalls.get(action.messageId);
+      if (settle !== undefined) {
+        this.#apiCalls.delete(action.messageId);
+        settle({ type: action.type, payloadText: action.payloadText, gatewayReason: action.gatewayReason });
+      }
+    }
     if (action.gatewayReason !== undefined) {
       this.#host.log.info({ cpId: this.cpId, messageId: action.messageId, action: action.action, reason: action.gatewayReason }, 'gateway.error');
     }
@@ -236,5 +301,7 @@ export class Connection {
     this.#timers.clear();
     this.#run(this.channel.handle({ kind: 'disconnected' }, this.#host.clock.now()));
     this.#host.onTeardown(this, reason, code);
+    for (const l of [...this.#closedListeners]) l();
+    this.#closedListeners.clear();
   }
 }

@@ -13,7 +13,7 @@ import type { Bridge } from '../bridge/bridge.js';
 import type { Clock } from '../session/clock.js';
 import type { Registry } from '../session/registry.js';
 import type { Logger } from '../obs/log.js';
-import { Stats } from '../obs/stats.js';
+import type { Metrics } from '../obs/metrics.js';
 import { Connection, type ConnectionHost, type ConnectionLimits } from './connection.js';
 import { parseBasicAuth, parseCpIdFromPath, parseProtocolList, selectProtocol } from './handshake.js';
 import { closeServer, listen } from './listen.js';
@@ -22,7 +22,7 @@ export interface OcppServerDeps {
   readonly config: Readonly<Config>;
   readonly clock: Clock;
   readonly log: Logger;
-  readonly stats: Stats;
+  readonly metrics: Metrics;
   readonly bridge: Bridge;
   readonly registry: Registry<Connection>;
   readonly auth: AuthProvider;
@@ -77,7 +77,7 @@ export class OcppServer {
     this.#host = {
       clock: deps.clock,
       log: deps.log,
-      stats: deps.stats,
+      metrics: deps.metrics,
       publishUp: (conn, type, action, messageId, payloadText, reason) => deps.bridge.publishUp(conn, type, action, messageId, payloadText, reason),
       publishRejected: (conn, reason, detail, messageId, action) => deps.bridge.publishRejected(conn, reason, detail, messageId, action),
       onTeardown: (conn, reason, code) => this.#onTeardown(conn, reason, code),
@@ -152,9 +152,9 @@ export class OcppServer {
   }
 
   #refuse(socket: Duplex, r: Refusal): void {
-    const { stats, log, bridge } = this.#d;
+    const { metrics, log, bridge } = this.#d;
     const status = UPGRADE_REFUSALS[r.refusal].status;
-    Stats.bump(stats.upgradeRefusals, r.refusal);
+    metrics.upgradeRefused(r.refusal);
     log.info({ cpId: r.cpId, reason: r.refusal, status, detail: r.detail }, 'cp.upgrade_refused');
     if (r.cpId !== undefined) bridge.publishEvent(r.cpId, 'rejected', { cpId: r.cpId, reason: r.refusal, status, detail: r.detail }).catch(() => undefined);
     if (socket.destroyed) return;
@@ -168,7 +168,7 @@ export class OcppServer {
   }
 
   #accept(ws: WebSocket, admitted: { cpId: string; protocol: Protocol; username: string | undefined }, req: IncomingMessage): void {
-    const { config, registry, bridge, stats, log } = this.#d;
+    const { config, registry, bridge, metrics, log } = this.#d;
     const conn = new Connection(
       ws,
       { cpId: admitted.cpId, protocol: admitted.protocol, remoteAddress: req.socket.remoteAddress ?? '', username: admitted.username },
@@ -189,7 +189,7 @@ export class OcppServer {
     );
     const previous = registry.claim(conn);
     previous?.close('replaced');
-    stats.connects++;
+    metrics.connected();
     log.info({ cpId: conn.cpId, protocol: conn.protocol, remoteAddress: conn.remoteAddress, replaced: previous !== undefined }, 'cp.connected');
     const connectedAt = new Date(conn.connectedAt).toISOString();
     bridge.publishEvent(conn.cpId, 'connected', { cpId: conn.cpId, protocol: conn.protocol, remoteAddress: conn.remoteAddress, username: conn.username ?? null, connectedAt }, conn.protocol).catch(() => undefined);
@@ -197,10 +197,10 @@ export class OcppServer {
   }
 
   #onTeardown(conn: Connection, reason: string, code: number): void {
-    const { registry, bridge, stats, log, clock } = this.#d;
+    const { registry, bridge, metrics, log, clock } = this.#d;
     const wasCurrent = registry.release(conn);
     bridge.release(conn.cpId);
-    Stats.bump(stats.disconnects, reason);
+    metrics.disconnected(reason);
     const now = clock.now();
     log.info({ cpId: conn.cpId, reason, code }, 'cp.disconnected');
     bridge.publishEvent(conn.cpId, 'disconnected', { cpId: conn.cpId, protocol: conn.protocol, reason, code, disconnectedAt: new Date(now).toISOString() }, conn.protocol).catch(() => undefined);

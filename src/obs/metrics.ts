@@ -1,0 +1,122 @@
+// Every counter the gateway keeps, as Prometheus metrics (prom-client, a registry of our own). The
+// HTTP API's /api/v1/stats reads the same numbers. Names: ocpp_gateway_*. [SPEC §9]
+import { Counter, Gauge, Histogram, Registry, type LabelValues } from 'prom-client';
+
+export interface MetricSources {
+  connections(): number;
+  /** Sums over all connections. */
+  pending(): { upstream: number; downstream: number; queued: number };
+  brokerConnected(): boolean;
+}
+
+/** Distinct action label values kept; more (a CP inventing actions) are counted as "other". */
+const MAX_ACTION_LABELS = 256;
+
+type Direction = 'upstream' | 'dnstream';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #actions = new Set<string>();
+  readonly #connects: Counter;
+  readonly #disconnects: Counter<'reason'>;
+  readonly #refusals: Counter<'reason'>;
+  readonly #frames: Counter<'direction' | 'type' | 'action'>;
+  readonly #bytes: Counter<'direction'>;
+  readonly #rejected: Counter<'reason'>;
+  readonly #gatewayErrors: Counter<'reason'>;
+  readonly #validation: Counter<'direction' | 'code'>;
+  readonly #timeouts: Counter<'direction'>;
+  readonly #queueDrops: Counter;
+  readonly #publishes: Counter<'result'>;
+  readonly #roundTrip: Histogram<'direction' | 'action'>;
+  readonly #publishLatency: Histogram;
+  /** Cached label children: prom-client's label lookup is too slow for every frame. */
+  readonly #frameChildren = new Map<string, { inc(n?: number): void }>();
+
+  constructor(sources: MetricSources) {
+    const registers = [this.registry];
+    const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) => new Counter<L>({ name: `ocpp_gateway_${name}`, help, labelNames, registers });
+    this.#connects = counter('connects_total', 'Charge point connections accepted.');
+    this.#disconnects = counter('disconnects_total', 'Charge point connections ended, by reason.', ['reason']);
+    this.#refusals = counter('upgrade_refusals_total', 'WebSocket upgrades refused, by reason.', ['reason']);
+    this.#frames = counter('frames_total', 'OCPP frames in (from charge points) and out (to charge points), by type and action.', ['direction', 'type', 'action']);
+    this.#bytes = counter('frame_bytes_total', 'Bytes of OCPP frames in and out.', ['direction']);
+    this.#rejected = counter('rejected_messages_total', 'Messages from charge points not bridged (event/rejected), by reason.', ['reason']);
+    this.#gatewayErrors = counter('gateway_errors_total', 'Gateway-originated errors published to services, by reason.', ['reason']);
+    this.#validation = counter('validation_failures_total', 'Payloads that failed their schema, by direction and OCPP error code.', ['direction', 'code']);
+    this.#timeouts = counter('timeouts_total', 'CALLs that got no answer in time: upstream (service too slow) and dnstream (charge point too slow).', ['direction']);
+    this.#queueDrops = counter('queue_drops_total', 'Service CALLs refused because the charge point\'s queue was full.');
+    this.#publishes = counter('mqtt_publishes_total', 'Publishes to the broker, by result.', ['result']);
+    this.#roundTrip = new Histogram({
+      name: 'ocpp_gateway_round_trip_seconds',
+      help: 'CALL to answer: upstream = a charge point CALL until the service\'s answer is sent to it; dnstream = a service CALL sent to the charge point until its answer.',
+      labelNames: ['direction', 'action'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.#publishLatency = new Histogram({ name: 'ocpp_gateway_mqtt_publish_seconds', help: 'Time until the broker took a publish (PUBACK at QoS 1).', buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers });
+    new Gauge({ name: 'ocpp_gateway_connections', help: 'Charge points connected now.', registers, collect() { this.set(sources.connections()); } });
+    new Gauge({
+      name: 'ocpp_gateway_pending_calls', help: 'CALLs awaiting an answer now: upstream (from charge points), dnstream_inflight, dnstream_queued.', labelNames: ['state'], registers,
+      collect() {
+        const p = sources.pending();
+        this.set({ state: 'upstream' }, p.upstream);
+        this.set({ state: 'dnstream_inflight' }, p.downstream);
+        this.set({ state: 'dnstream_queued' }, p.queued);
+      },
+    });
+    new Gauge({ name: 'ocpp_gateway_broker_connected', help: '1 while the MQTT broker is reachable.', registers, collect() { this.set(sources.brokerConnected() ? 1 : 0); } });
+  }
+
+  /** The action as a label value, bounded in number. */
+  actionLabel(action: string): string {
+    if (this.#actions.has(action)) return action;
+    if (this.#actions.size >= MAX_ACTION_LABELS) return 'other';
+    this.#actions.add(action);
+    return action;
+  }
+
+  connected(): void { this.#connects.inc(); }
+  disconnected(reason: string): void { this.#disconnects.inc({ reason }); }
+  upgradeRefused(reason: string): void { this.#refusals.inc({ reason }); }
+  rejected(reason: string): void { this.#rejected.inc({ reason }); }
+  validationFailure(direction: Direction, code: string): void { this.#validation.inc({ direction, code }); }
+  timeout(direction: Direction): void { this.#timeouts.inc({ direction }); }
+  publishResult(ok: boolean, seconds: number): void {
+    this.#publishes.inc({ result: ok ? 'ok' : 'failed' });
+    if (ok) this.#publishLatency.observe(seconds);
+  }
+
+  gatewayError(reason: string): void {
+    this.#gatewayErrors.inc({ reason });
+    if (reason === 'queue_full') this.#queueDrops.inc();
+  }
+
+  frame(direction: 'in' | 'out', type: string, action: string, bytes: number): void {
+    const key = `${direction}\u0000${type}\u0000${action}`;
+    let child = this.#frameChildren.get(key);
+    if (child === undefined) {
+      child = this.#frames.labels({ direction, type, action: this.actionLabel(action) } as LabelValues<'direction' | 'type' | 'action'>);
+      if (this.#frameChildren.size < MAX_ACTION_LABELS * 12) this.#frameChildren.set(key, child);
+    }
+    child.inc();
+    this.#bytes.inc({ direction }, bytes);
+  }
+
+  roundTrip(direction: Direction, action: string, seconds: number): void {
+    this.#roundTrip.observe({ direction, action: this.actionLabel(action) }, seconds);
+  }
+
+  /** Counters as plain JSON for /api/v1/stats: {metric: {labels joined by ",": value}}. */
+  async snapshot(): Promise<Record<string, number | Record<string, number>>> {
+    const out: Record<string, number | Record<string, number>> = {};
+    for (const m of await this.registry.getMetricsAsJSON()) {
+      if (String(m.type) === 'histogram') continue;
+      const name = m.name.replace(/^ocpp_gateway_/, '');
+      const values = m.values as Array<{ value: number; labels: Record<string, string | number> }>;
+      if (values.length === 1 && Object.keys(values[0]?.labels ?? {}).length === 0) out[name] = values[0]?.value ?? 0;
+      else out[name] = Object.fromEntries(values.map((v) => [Object.values(v.labels).join(','), v.value]));
+    }
+    return out;
+  }
+}
