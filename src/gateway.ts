@@ -39,6 +39,8 @@ export interface Gateway {
   readonly addresses: GatewayAddresses;
   readonly registry: Registry<Connection>;
   readonly metrics: Metrics;
+  /** The HTTP API (absent with api.enabled false), e.g. for inject() in tests. */
+  readonly api: FastifyInstance | undefined;
   ready(): { ready: boolean; checks: Record<string, boolean> };
   reloadAuth(): Promise<void>;
   /** Graceful shutdown: close CPs with 1001, publish offline presence, flush, stop. Bounded by shutdown_timeout. */
@@ -177,7 +179,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       return closing;
     };
 
-    return { config, addresses, registry, metrics, ready, reloadAuth: () => auth.reload(), close };
+    return { config, addresses, registry, metrics, api, ready, reloadAuth: () => auth.reload(), close };
   } catch (err) {
     await cleanup();
     throw err;

@@ -90,7 +90,8 @@ function keyMatches(given: string | undefined, key: string): boolean {
 }
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false });
+  // Unknown fields are an error (400), not silently dropped.
+  const app = Fastify({ logger: false, ajv: { customOptions: { removeAdditional: false } } });
   const notFound = (reply: FastifyReply, cpId: string) => reply.code(404).send({ error: 'not_connected', message: `charge point ${cpId} is not connected` });
 
   await app.register(swagger, {
