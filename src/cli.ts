@@ -1,11 +1,13 @@
 // ocpp-gateway [--config FILE] [flags]          run the gateway
 // ocpp-gateway check-config [--config FILE] ... validate a configuration, list every error
 // ocpp-gateway hash-password                    read a password on stdin, print a hash for auth.file
+// ocpp-gateway clients list|show|kick|call      the HTTP API from a terminal (cli-clients.ts)
 import { Command, Option } from 'commander';
 import { loadConfig, type ConfigResult } from './config/load.js';
 import { hashPassword } from './auth/password-hash.js';
 import { startGateway } from './gateway.js';
 import { StartupError } from './transport/listen.js';
+import { addClientCommands } from './cli-clients.js';
 
 /** Flags that stand for config keys. [SPEC §2] */
 const FLAG_KEYS: ReadonlyArray<readonly [flag: string, attribute: string, key: string, help: string]> = [
@@ -102,7 +104,13 @@ export async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${await hashPassword(input)}\n`);
     });
 
-  await program.parseAsync(argv);
+  addClientCommands(program);
+
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    fail([(err as Error).message]);
+  }
 }
 
 await main(process.argv);

@@ -107,3 +107,38 @@ test('[SPEC §2] check-config lists every error with its key and exits 1; a vali
   const flagWins = run(['check-config', '--config', good, '--ocpp-port', '2000'], { OCPP_GW_OCPP__PORT: 'x' });
   assert.equal(await flagWins.exit, 0);
 });
+
+test('[SPEC §9] ocpp-gateway clients list|show|call|kick talk to the HTTP API', T, async (t) => {
+  const { startTestGateway } = await import('./support/harness.js');
+  const { ocppUrl, apiUrl } = await startTestGateway(t, { 'api.key': 'k1' });
+  const cp = await chargePoint(t, ocppUrl, 'CP-CLI');
+  cp.handle('Reset', async ({ params }) => ({ status: params?.['type'] === 'Hard' ? 'Rejected' : 'Accepted' }));
+  const cli = async (...args: string[]) => {
+    const r = run(['clients', ...args, '--api-url', apiUrl], { OCPP_GW_API__KEY: 'k1' });
+    let out = '';
+    r.child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await r.exit;
+    return { code, out, err: r.stderr() };
+  };
+  const list = await cli('list');
+  assert.equal(list.code, 0, list.err);
+  assert.match(list.out, /^CPID\s+PROTOCOL/m);
+  assert.match(list.out, /^CP-CLI\s+ocpp1\.6\s+127\.0\.0\.1/m);
+  assert.match(list.out, /1 connected/);
+  const show = await cli('show', 'CP-CLI');
+  assert.equal((JSON.parse(show.out) as { cpId: string }).cpId, 'CP-CLI');
+  const call = await cli('call', 'CP-CLI', 'Reset', '{"type":"Soft"}');
+  assert.deepEqual(JSON.parse(call.out), { status: 'Accepted' });
+  const invalid = await cli('call', 'CP-CLI', 'Reset', '{"type":"Warm"}');
+  assert.equal(invalid.code, 1);
+  assert.match(invalid.err, /HTTP 400 PropertyConstraintViolation/);
+  const missing = await cli('show', 'NOPE');
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /HTTP 404 not_connected/);
+  const kick = await cli('kick', 'CP-CLI');
+  assert.equal(kick.code, 0);
+  assert.match(kick.out, /kicked CP-CLI/);
+  const noKey = run(['clients', 'list', '--api-url', apiUrl], { OCPP_GW_API__KEY: '' });
+  assert.equal(await noKey.exit, 1);
+  assert.match(noKey.stderr(), /HTTP 401 unauthorized/);
+});

@@ -1,0 +1,72 @@
+// The dashboard in a real browser: playwright-core driving Debian's chromium (never a downloaded one).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
+import { chargePoint, startTestGateway } from './support/harness.js';
+import { defer } from './support/cleanup.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = new URL('../test-artifacts/', import.meta.url).pathname;
+const available = existsSync(CHROMIUM);
+if (!available && process.env['CI'] === 'true') {
+  test('chromium is required on CI', () => assert.fail(`${CHROMIUM} is missing: .ci/run installs Debian's chromium`));
+}
+
+test('[SPEC §9] dashboard: a CP appears, its page shows the live trace of a TriggerMessage sent from the form', { timeout: 60_000, skip: available ? false : `${CHROMIUM} not installed (apt-get install chromium)` }, async (t) => {
+  const { ocppUrl, apiUrl } = await startTestGateway(t);
+  const browser: Browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  defer(t, () => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto(`${apiUrl}/`);
+  await page.getByText('0 connected').waitFor();
+
+  // The CP connects after the page is open: it appears in the list.
+  const cp = await chargePoint(t, ocppUrl, 'CP-DASH');
+  const triggered: unknown[] = [];
+  cp.handle('TriggerMessage', async ({ params }) => {
+    triggered.push(params);
+    return { status: 'Accepted' };
+  });
+  const link = page.getByRole('link', { name: 'CP-DASH' });
+  await link.waitFor({ timeout: 10_000 });
+  assert.equal(await page.locator('#s-conn').textContent(), '1');
+
+  await link.click();
+  await page.locator('#trace-state', { hasText: '(live)' }).waitFor();
+  await page.locator('#action option[value="TriggerMessage"]').waitFor({ state: 'attached' });
+  await page.selectOption('#action', 'TriggerMessage');
+
+  // A payload that is not JSON is refused in the page, before anything is sent.
+  await page.fill('#payload', '{"requestedMessage": ');
+  await page.click('#send');
+  await page.locator('#call-status', { hasText: 'not valid JSON' }).waitFor();
+
+  // The server's validator speaks too: an invalid TriggerMessage comes back as HTTP 400.
+  await page.fill('#payload', '{"requestedMessage":"Coffee"}');
+  await page.click('#send');
+  await page.locator('#call-status', { hasText: 'HTTP 400 PropertyConstraintViolation' }).waitFor();
+
+  await page.fill('#payload', '{"requestedMessage":"Heartbeat"}');
+  await page.click('#send');
+  await page.locator('#call-status', { hasText: 'answered' }).waitFor();
+  assert.deepEqual(JSON.parse((await page.locator('#call-result').textContent()) ?? ''), { status: 'Accepted' });
+  assert.deepEqual(triggered, [{ requestedMessage: 'Heartbeat' }]);
+
+  // The live trace shows the request out and the response in.
+  await page.locator('#trace .out', { hasText: '"TriggerMessage"' }).waitFor();
+  await page.locator('#trace .in', { hasText: '"Accepted"' }).waitFor();
+
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: `${ARTIFACTS}dashboard-cp.png`, fullPage: true });
+  await page.goto(`${apiUrl}/#`);
+  await page.getByRole('link', { name: 'CP-DASH' }).waitFor();
+  await page.screenshot({ path: `${ARTIFACTS}dashboard-list.png`, fullPage: true });
+  assert.deepEqual(pageErrors, []);
+});
