@@ -5,6 +5,7 @@ import os from 'node:os';
 
 const SCENARIOS: Record<string, () => Promise<{ run: (o: { quick: boolean }) => Promise<{ markdown: string; json: unknown }> }>> = {
   validation: () => import('./validation.js'),
+  api: () => import('./api.js'),
 };
 
 const args = process.argv.slice(2);

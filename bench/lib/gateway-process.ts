@@ -7,6 +7,7 @@ export interface GatewayProcess {
   pid: number;
   ocppPort: number;
   mqttPort: number;
+  apiPort: number;
   stop(): Promise<void>;
 }
 
@@ -18,7 +19,7 @@ export async function startGatewayProcess(sets: string[] = []): Promise<GatewayP
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   for await (const line of lines) {
-    const e = JSON.parse(line) as { msg: string; ocpp?: { port: number }; mqtt?: { port: number } };
+    const e = JSON.parse(line) as { msg: string; ocpp?: { port: number }; mqtt?: { port: number }; api?: { port: number } };
     if (e.msg === 'gateway.started') {
       lines.on('line', () => undefined);
       return {
@@ -26,6 +27,7 @@ export async function startGatewayProcess(sets: string[] = []): Promise<GatewayP
         pid: child.pid as number,
         ocppPort: e.ocpp?.port ?? 0,
         mqttPort: e.mqtt?.port ?? 0,
+        apiPort: e.api?.port ?? 0,
         stop: () => new Promise((resolve) => {
           child.once('exit', () => resolve());
           child.kill('SIGTERM');
