@@ -70,7 +70,7 @@ async function run(opts: Record<string, unknown>): Promise<void> {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', () => void gateway.reloadAuth());
+  process.on('SIGHUP', () => void gateway.reload());
 }
 
 async function readStdin(): Promise<Buffer> {

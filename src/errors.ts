@@ -30,6 +30,7 @@ export const CLOSE_REASONS = {
   binary_frame: { code: 1003, doc: 'A binary WebSocket message; OCPP-J is text only.' },
   invalid_utf8: { code: 1007, doc: 'A text message that is not valid UTF-8.' },
   shutdown: { code: 1001, doc: 'The gateway is shutting down (SIGTERM/SIGINT).' },
+  expired: { code: 1000, doc: 'The authorization granted by the auth service (expire_at) ran out.' },
 } as const;
 export type CloseReason = keyof typeof CLOSE_REASONS;
 
@@ -38,7 +39,14 @@ export const UPGRADE_REFUSALS = {
   path_not_found: { status: 404, doc: 'The path is not under ocpp.path.' },
   bad_cp_id: { status: 400, doc: 'The cpId is empty, too long, badly percent-encoded, or contains / + # or NUL.' },
   no_subprotocol: { status: 400, doc: 'No offered subprotocol is in ocpp.protocols and no ocpp.default_protocol is set.' },
-  unauthorized: { status: 401, doc: 'Missing or wrong HTTP Basic credentials (auth.provider file).' },
+  unauthorized: { status: 401, doc: 'Missing or wrong HTTP Basic credentials, or the auth service denied (or did not answer in time).' },
+  credentials_required: { status: 401, doc: 'The listener\'s security profile (1 or 2) requires HTTP Basic credentials and none were sent.' },
+  certificate_required: { status: 401, doc: 'A security profile 3 listener and no client certificate.' },
+  certificate_invalid: { status: 401, doc: 'The client certificate does not verify against ocpp.tls.ca_file (unknown CA, expired, not yet valid).' },
+  certificate_cn_mismatch: { status: 403, doc: 'The client certificate\'s CN is not the cpId (ocpp.tls.cn_must_match).' },
+  origin_not_allowed: { status: 403, doc: 'The Origin header is not in ocpp.allowed_origins.' },
+  rate_limited: { status: 429, doc: 'More upgrade attempts than ocpp.max_connect_rate (with ocpp.connect_burst) allows.' },
+  too_many_from_address: { status: 429, doc: 'ocpp.max_connections_per_address connections from this address already.' },
   too_many_connections: { status: 503, doc: 'ocpp.max_connections charge points are already connected.' },
   shutting_down: { status: 503, doc: 'The gateway is shutting down.' },
   not_ready: { status: 503, doc: 'The broker is not reachable; the charge point should retry later.' },

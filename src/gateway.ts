@@ -19,7 +19,9 @@ import { Registry } from './session/registry.js';
 import type { Connection } from './transport/connection.js';
 import { StartupError } from './transport/listen.js';
 import { MessageChecks } from './validation/checks.js';
-import { OcppServer } from './transport/ocpp-server.js';
+import { OcppServer, type ListenerSpec } from './transport/ocpp-server.js';
+import { Admission } from './transport/admission.js';
+import { HttpAuthProvider } from './auth/http-provider.js';
 
 export interface GatewayOptions {
   readonly config: Readonly<Config>;
@@ -28,7 +30,10 @@ export interface GatewayOptions {
 }
 
 export interface GatewayAddresses {
-  readonly ocpp: { readonly host: string; readonly port: number };
+  /** The ws:// listener (absent with ocpp.enabled false). */
+  readonly ocpp?: { readonly host: string; readonly port: number };
+  /** The wss:// listener (present when ocpp.tls.cert_file is set). */
+  readonly ocppTls?: { readonly host: string; readonly port: number };
   /** Present with the embedded broker. */
   readonly mqtt?: { readonly port: number; readonly wsPort: number | undefined };
   readonly api?: { readonly host: string; readonly port: number };
@@ -42,7 +47,8 @@ export interface Gateway {
   /** The HTTP API (absent with api.enabled false), e.g. for inject() in tests. */
   readonly api: FastifyInstance | undefined;
   ready(): { ready: boolean; checks: Record<string, boolean> };
-  reloadAuth(): Promise<void>;
+  /** SIGHUP: re-read credentials and TLS certificates. */
+  reload(): Promise<void>;
   /** Graceful shutdown: close CPs with 1001, publish offline presence, flush, stop. Bounded by shutdown_timeout. */
   close(): Promise<void>;
 }
@@ -92,7 +98,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         onReload: (count) => log.info({ count }, 'auth.reloaded'),
         onReloadError: (message) => log.error({ err: message }, 'auth.reload_failed'),
       });
-    } else if (!LOOPBACK.has(config.ocpp.host)) {
+    } else if (config.auth.provider === 'http') {
+      const h = config.auth.http;
+      auth = new HttpAuthProvider({ url: h.url, timeoutMs: h.timeout, cacheTtlMs: h.cache_ttl, cacheSize: h.cache_size, clock });
+    } else if (config.ocpp.enabled && config.ocpp.security_profile === 0 && !LOOPBACK.has(config.ocpp.host)) {
       log.warn({ host: config.ocpp.host }, 'auth.none_public: auth.provider is none and the OCPP listener is reachable beyond loopback; any client can connect as any charge point');
     }
     cleanups.push(() => auth.close());
@@ -111,14 +120,36 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       brokerConnected: () => broker.isConnected(),
     });
     const bridge = new Bridge(broker, topics, registry, log, metrics);
-    const ocpp = new OcppServer({ config, clock, log, metrics, bridge, registry, auth, checks, brokerReady: () => broker.isConnected() });
-    const ocppAddress = await ocpp.start();
+    const admission = new Admission(clock, config.ocpp.max_connect_rate, config.ocpp.connect_burst, config.ocpp.max_connections_per_address);
+    const o = config.ocpp;
+    const listeners: ListenerSpec[] = [];
+    if (o.enabled) listeners.push({ name: 'ws', host: o.host, port: o.port, profile: o.security_profile as 0 | 1 });
+    if (o.tls.cert_file !== '') {
+      listeners.push({
+        name: 'wss', host: o.tls.host, port: o.tls.port, profile: o.tls.security_profile as 2 | 3,
+        tls: { certFile: o.tls.cert_file, keyFile: o.tls.key_file, caFile: o.tls.ca_file, minVersion: o.tls.min_version, cnMustMatch: o.tls.cn_must_match },
+      });
+    }
+    const servers: OcppServer[] = [];
+    const bound: Partial<Record<'ws' | 'wss', { host: string; port: number }>> = {};
+    for (const listener of listeners) {
+      let server: OcppServer;
+      try {
+        server = new OcppServer({ config, listener, clock, log, metrics, bridge, registry, auth, checks, admission, brokerReady: () => broker.isConnected() });
+      } catch (err) {
+        throw new StartupError((err as Error).message);
+      }
+      servers.push(server);
+      cleanups.push(async () => {
+        const closing = server.stopAccepting();
+        server.closeAll('shutdown');
+        await closing;
+      });
+      bound[listener.name] = { host: listener.host, port: (await server.start()).port };
+    }
     let listening = true;
-    cleanups.push(async () => {
+    cleanups.push(() => {
       listening = false;
-      const closing = ocpp.stopAccepting();
-      ocpp.closeAll('shutdown');
-      await closing;
     });
 
     const ready = () => {
@@ -154,21 +185,22 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
 
     const addresses: GatewayAddresses = {
-      ocpp: { host: config.ocpp.host, port: ocppAddress.port },
+      ...(bound.ws ? { ocpp: bound.ws } : {}),
+      ...(bound.wss ? { ocppTls: bound.wss } : {}),
       ...(mqttAddress ? { mqtt: mqttAddress } : {}),
       ...(apiAddress ? { api: apiAddress } : {}),
     };
-    log.info({ ocpp: addresses.ocpp, mqtt: addresses.mqtt ?? { url: config.mqtt.url }, api: addresses.api ?? null, auth: auth.name }, 'gateway.started');
+    log.info({ ocpp: addresses.ocpp ?? null, ocppTls: addresses.ocppTls ?? null, mqtt: addresses.mqtt ?? { url: config.mqtt.url }, api: addresses.api ?? null, auth: auth.name }, 'gateway.started');
 
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> => {
       closing ??= (async () => {
         log.info({ connected: registry.size }, 'gateway.stopping');
         listening = false;
-        const closingListener = ocpp.stopAccepting();
-        ocpp.closeAll('shutdown');
+        const closingListeners = Promise.all(servers.map((srv) => srv.stopAccepting()));
+        servers[0]?.closeAll('shutdown');
         await withTimeout(bridge.drained(), config.shutdown_timeout / 2);
-        await withTimeout(closingListener, config.shutdown_timeout / 2);
+        await withTimeout(closingListeners.then(() => undefined), config.shutdown_timeout / 2);
         cleanups.length = 0;
         if (api) await api.close();
         auth.close();
@@ -179,7 +211,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       return closing;
     };
 
-    return { config, addresses, registry, metrics, api, ready, reloadAuth: () => auth.reload(), close };
+        const reload = async () => {
+      await auth.reload();
+      for (const srv of servers) srv.reloadTls();
+    };
+    return { config, addresses, registry, metrics, api, ready, reload, close };
   } catch (err) {
     await cleanup();
     throw err;

@@ -48,6 +48,8 @@ export class FileAuthProvider implements AuthProvider {
   }
 
   async authenticate(request: AuthRequest): Promise<AuthDecision> {
+    // Security profile 3: the verified client certificate is the credential; passwords are not used.
+    if (request.certificate !== undefined && request.password === undefined) return { allow: true };
     if (request.password === undefined) return { allow: false, detail: 'no HTTP Basic credentials' };
     const hash = this.#credentials.get(request.cpId);
     const digest = createHash('sha256').update(request.password).digest();

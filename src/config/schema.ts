@@ -67,8 +67,10 @@ export const configSchema = z
   .strictObject({
     ocpp: section(
       {
+        enabled: bool(true, 'Serve the plain WebSocket (ws://) listener. Turn off to accept only wss:// (ocpp.tls).'),
         host: str('0.0.0.0', 'Address the OCPP WebSocket listener binds to.'),
         port: port(33033, 'Port of the OCPP WebSocket listener.'),
+        security_profile: int(0, 0, 1, 'Security profile of the ws:// listener: 0 = as auth.provider decides; 1 = HTTP Basic credentials required (OCPP security profile 1).'),
         path: str('/ocpp', 'Path prefix; a charge point connects to <path>/<cpId>.'),
         protocols: list(['ocpp1.6'], 'Subprotocols accepted, in the gateway\'s order of preference. Known: ocpp1.6, ocpp2.0.1, ocpp2.1.'),
         default_protocol: str('', 'Protocol assumed when a client offers no acceptable subprotocol; empty = refuse with HTTP 400.'),
@@ -82,6 +84,24 @@ export const configSchema = z
         max_connections: int(100_000, 1, 10_000_000, 'Most charge point connections at once; beyond it upgrades get HTTP 503.'),
         handshake_timeout: duration('10s', 'Time allowed from TCP accept to a completed WebSocket upgrade (includes authentication).'),
         max_outbound_buffer: size('4MiB', 'Bytes queued for a charge point that does not read; beyond it the connection is closed (1008, slow_consumer).'),
+        max_connections_per_address: int(1000, 1, 10_000_000, 'Most connections (and upgrades in progress) from one remote address; beyond it HTTP 429.'),
+        max_connect_rate: int(1000, 1, 1_000_000, 'New upgrade attempts accepted per second (token bucket, shared by all listeners); beyond it HTTP 429.'),
+        connect_burst: int(2000, 1, 10_000_000, 'Upgrade attempts allowed at once above max_connect_rate (the bucket size).'),
+        allowed_origins: list([], 'If not empty, an upgrade with an Origin header not in this list is refused (HTTP 403). Chargers send no Origin; browsers do.'),
+        trusted_proxies: list([], 'Addresses of load balancers whose X-Forwarded-For (first address) is taken as the charge point\'s address.'),
+        tls: section(
+          {
+            host: str('0.0.0.0', 'Address of the wss:// listener.'),
+            port: port(33034, 'Port of the wss:// listener (it runs only when cert_file is set).'),
+            cert_file: str('', 'Server certificate chain (PEM). Setting it turns the wss:// listener on. Reloaded on change and on SIGHUP.'),
+            key_file: str('', 'Private key of the server certificate (PEM; RSA or ECDSA).'),
+            ca_file: str('', 'CA certificates (PEM) that sign charge point client certificates; required for security_profile 3.'),
+            security_profile: int(2, 2, 3, '2 = TLS + HTTP Basic credentials required; 3 = TLS + a client certificate signed by ca_file required.'),
+            cn_must_match: bool(true, 'Profile 3: the client certificate\'s subject CN must equal the cpId.'),
+            min_version: oneOf(['TLSv1.2', 'TLSv1.3'], 'TLSv1.2', 'Lowest TLS version accepted.'),
+          },
+          'The wss:// listener (OCPP security profiles 2 and 3).',
+        ),
         max_inflight_publishes: int(64, 1, 100_000, 'Upstream publishes awaiting the broker per charge point before reading from its socket pauses (backpressure).'),
       },
       'The charge point side: WebSocket listener and connection limits.',
@@ -138,9 +158,18 @@ export const configSchema = z
     ),
     auth: section(
       {
-        provider: oneOf(['none', 'file'], 'none', 'none: every charge point is admitted; file: HTTP Basic checked against auth.file.'),
+        provider: oneOf(['none', 'file', 'http'], 'none', 'none: every charge point is admitted; file: HTTP Basic checked against auth.file; http: an auth service decides (auth.http).'),
         file: str('', 'Credentials file (YAML or JSON map cpId -> password hash from `ocpp-gateway hash-password`). Reloaded on change and on SIGHUP.'),
         username_must_match: bool(true, 'The Basic username must equal the cpId; the password is everything after "<cpId>:".'),
+        http: section(
+          {
+            url: str('', 'The auth service: POST JSON {cpId, username, password, password_base64, remoteAddress, certificateCn, certificateFingerprint, protocol, listener}; answer 200 {"allow": true|false, "expire_at"?: ISO-8601 or epoch seconds, "reason"?}.'),
+            timeout: duration('3s', 'An answer later than this denies (fail closed).'),
+            cache_ttl: duration('60s', 'How long an answer is reused for the same cpId, password and certificate; 0 = never cached. Denials are cached for at most 5 s.'),
+            cache_size: int(100_000, 0, 10_000_000, 'Most cached answers.'),
+          },
+          'auth.provider = http.',
+        ),
       },
       'Charge point authentication at the WebSocket upgrade.',
     ),
@@ -194,6 +223,15 @@ export const configSchema = z
     if (cfg.api.enabled && cfg.api.key === '' && !['127.0.0.1', '::1', 'localhost'].includes(cfg.api.host)) {
       ctx.addIssue({ code: 'custom', path: ['api', 'key'], message: `is required when api.host (${cfg.api.host}) is not a loopback address` });
     }
+    if (cfg.auth.provider === 'http' && cfg.auth.http.url === '') {
+      ctx.addIssue({ code: 'custom', path: ['auth', 'http', 'url'], message: 'is required when auth.provider is "http"' });
+    }
+    const tls = cfg.ocpp.tls;
+    if (tls.cert_file !== '' && tls.key_file === '') ctx.addIssue({ code: 'custom', path: ['ocpp', 'tls', 'key_file'], message: 'is required with ocpp.tls.cert_file' });
+    if (tls.cert_file !== '' && tls.security_profile === 3 && tls.ca_file === '') {
+      ctx.addIssue({ code: 'custom', path: ['ocpp', 'tls', 'ca_file'], message: 'is required for security_profile 3 (it verifies client certificates)' });
+    }
+    if (!cfg.ocpp.enabled && tls.cert_file === '') ctx.addIssue({ code: 'custom', path: ['ocpp', 'enabled'], message: 'is false and no wss:// listener is configured (ocpp.tls.cert_file): no charge point could connect' });
     if (cfg.auth.provider === 'file' && cfg.auth.file === '') {
       ctx.addIssue({ code: 'custom', path: ['auth', 'file'], message: 'is required when auth.provider is "file"' });
     }

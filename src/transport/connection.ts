@@ -36,6 +36,8 @@ export interface ConnectionInfo {
   readonly protocol: Protocol;
   readonly remoteAddress: string;
   readonly username: string | undefined;
+  /** When the authorization ends (ms since the epoch): the connection is closed with reason expired. */
+  readonly expireAt?: number | undefined;
 }
 
 /** One frame as the live trace shows it. */
@@ -109,6 +111,18 @@ export class Connection {
     });
     ws.on('close', (code) => this.#teardown(this.#wsErrorReason ?? 'closed_by_cp', code));
     this.#startKeepalive();
+    if (info.expireAt !== undefined) this.#armExpiry(info.expireAt);
+  }
+
+  #expiry: unknown;
+
+  #armExpiry(at: number): void {
+    // setTimeout holds at most ~24.8 days; longer waits re-arm.
+    const delay = Math.min(Math.max(0, at - this.#host.clock.now()), 2 ** 31 - 1);
+    this.#expiry = this.#host.clock.setTimeout(() => {
+      if (this.#host.clock.now() >= at) this.close('expired');
+      else this.#armExpiry(at);
+    }, delay);
   }
 
   get closed(): boolean {
@@ -297,6 +311,7 @@ export class Connection {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#keepalive !== undefined) this.#host.clock.clearInterval(this.#keepalive);
+    if (this.#expiry !== undefined) this.#host.clock.clearTimeout(this.#expiry);
     for (const handle of this.#timers.values()) this.#host.clock.clearTimeout(handle);
     this.#timers.clear();
     this.#run(this.channel.handle({ kind: 'disconnected' }, this.#host.clock.now()));

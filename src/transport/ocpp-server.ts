@@ -1,9 +1,14 @@
-// The OCPP WebSocket listener and its upgrade pipeline: path -> limits -> subprotocol -> auth ->
-// downstream subscription -> 101 -> registry. Every refusal is an HTTP status from the error
-// registry, a log line, a counter and (when the cpId is known) an event/rejected. [SPEC §3, §8]
+// One OCPP WebSocket listener (ws:// or wss://) and its upgrade pipeline:
+//   rate -> path -> origin -> address limit -> readiness/capacity -> subprotocol -> certificate
+//   (profile 3) -> Basic credentials (profiles 1, 2) -> auth provider -> downstream subscription
+//   -> 101 -> registry.
+// Every refusal is an HTTP status from the error registry, a log line, a counter and (when the cpId
+// is known) an event/rejected. [SPEC §3, §8]
 import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config, Protocol } from '../config/schema.js';
 import { UPGRADE_REFUSALS, type UpgradeRefusal } from '../errors.js';
@@ -14,12 +19,24 @@ import type { Clock } from '../session/clock.js';
 import type { Registry } from '../session/registry.js';
 import type { Logger } from '../obs/log.js';
 import type { Metrics } from '../obs/metrics.js';
+import type { Admission } from './admission.js';
 import { Connection, type ConnectionHost, type ConnectionLimits } from './connection.js';
 import { parseBasicAuth, parseCpIdFromPath, parseProtocolList, selectProtocol } from './handshake.js';
 import { closeServer, listen } from './listen.js';
+import { checkClientCertificate, readTlsFiles, watchTlsFiles, type ClientCertificate, type TlsFiles } from './tls.js';
+
+export interface ListenerSpec {
+  readonly name: 'ws' | 'wss';
+  readonly host: string;
+  readonly port: number;
+  /** OCPP security profile: 0 = as the auth provider decides, 1/2 = Basic required, 3 = client certificate required. */
+  readonly profile: 0 | 1 | 2 | 3;
+  readonly tls?: TlsFiles & { readonly minVersion: 'TLSv1.2' | 'TLSv1.3'; readonly cnMustMatch: boolean };
+}
 
 export interface OcppServerDeps {
   readonly config: Readonly<Config>;
+  readonly listener: ListenerSpec;
   readonly clock: Clock;
   readonly log: Logger;
   readonly metrics: Metrics;
@@ -27,6 +44,7 @@ export interface OcppServerDeps {
   readonly registry: Registry<Connection>;
   readonly auth: AuthProvider;
   readonly checks: MessageChecks;
+  readonly admission: Admission;
   /** False while the broker is unreachable: new charge points are refused with 503. */
   readonly brokerReady: () => boolean;
 }
@@ -37,28 +55,49 @@ class Refusal extends Error {
   }
 }
 
+interface Admitted {
+  cpId: string;
+  protocol: Protocol;
+  echo: boolean;
+  username: string | undefined;
+  remoteAddress: string;
+  expireAt: number | undefined;
+}
+
 export class OcppServer {
   readonly #d: OcppServerDeps;
-  readonly #http: Server;
+  readonly #server: Server | HttpsServer;
   readonly #wss: WebSocketServer;
   readonly #chosenProtocol = new WeakMap<IncomingMessage, string | false>();
   readonly #host: ConnectionHost;
   readonly #limits: ConnectionLimits;
+  readonly #trustedProxies: ReadonlySet<string>;
+  readonly #allowedOrigins: ReadonlySet<string>;
+  #unwatchTls: (() => void) | undefined;
   #accepting = true;
 
   constructor(deps: OcppServerDeps) {
     this.#d = deps;
     const o = deps.config.ocpp;
-    this.#http = createServer((req, res) => {
+    const onRequest = (req: IncomingMessage, res: import('node:http').ServerResponse) => {
       const inside = parseCpIdFromPath(req.url, o.path, o.max_id_length).ok;
       res.writeHead(inside ? 426 : 404, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
       res.end(inside ? 'OCPP-J endpoint: connect with a WebSocket upgrade\n' : 'not found\n');
-    });
+    };
+    const tls = deps.listener.tls;
+    if (tls) {
+      // Profile 3 asks for a certificate but does not fail the handshake: the upgrade answers why.
+      this.#server = createHttpsServer({ ...readTlsFiles(tls), minVersion: tls.minVersion, requestCert: deps.listener.profile === 3, rejectUnauthorized: false }, onRequest);
+      this.#unwatchTls = watchTlsFiles(tls, () => this.reloadTls());
+    } else {
+      this.#server = createServer(onRequest);
+    }
     // Slow or stalled request headers count against the handshake timeout too.
-    this.#http.headersTimeout = o.handshake_timeout;
-    this.#http.requestTimeout = o.handshake_timeout;
-    this.#http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#onUpgrade(req, socket, head));
-    this.#http.on('clientError', (_err, socket) => socket.destroy());
+    this.#server.headersTimeout = o.handshake_timeout;
+    this.#server.requestTimeout = o.handshake_timeout;
+    this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#onUpgrade(req, socket, head));
+    this.#server.on('clientError', (_err, socket: Duplex) => socket.destroy());
+    this.#server.on('tlsClientError', () => undefined);
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: o.max_frame_size,
@@ -66,6 +105,8 @@ export class OcppServer {
       clientTracking: false,
       handleProtocols: (_offered, req) => this.#chosenProtocol.get(req) ?? false,
     });
+    this.#trustedProxies = new Set(o.trusted_proxies);
+    this.#allowedOrigins = new Set(o.allowed_origins);
     this.#limits = {
       pingIntervalMs: o.ws_ping_interval,
       keepaliveTimeoutMs: o.keepalive_timeout,
@@ -85,12 +126,34 @@ export class OcppServer {
   }
 
   async start(): Promise<AddressInfo> {
-    const o = this.#d.config.ocpp;
-    return listen(this.#http, o.host, o.port, { what: 'OCPP WebSocket listener', key: 'ocpp.port', flag: '--ocpp-port' });
+    const l = this.#d.listener;
+    return l.name === 'wss'
+      ? listen(this.#server, l.host, l.port, { what: 'OCPP wss:// listener', key: 'ocpp.tls.port', flag: '--set ocpp.tls.port=' })
+      : listen(this.#server, l.host, l.port, { what: 'OCPP WebSocket listener', key: 'ocpp.port', flag: '--ocpp-port' });
+  }
+
+  /** Re-reads the certificate files (on change and SIGHUP); a bad set keeps the current one. */
+  reloadTls(): void {
+    const tls = this.#d.listener.tls;
+    if (!tls || !('setSecureContext' in this.#server)) return;
+    try {
+      this.#server.setSecureContext({ ...readTlsFiles(tls), minVersion: tls.minVersion });
+      this.#d.log.info({ listener: 'wss', certFile: tls.certFile }, 'tls.reloaded');
+    } catch (err) {
+      this.#d.log.error({ listener: 'wss', err: (err as Error).message }, 'tls.reload_failed');
+    }
+  }
+
+  #remoteAddress(req: IncomingMessage): string {
+    const peer = req.socket.remoteAddress ?? '';
+    const forwarded = req.headers['x-forwarded-for'];
+    if (forwarded === undefined || !this.#trustedProxies.has(peer)) return peer;
+    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
+    return first === undefined || first === '' ? peer : first;
   }
 
   async #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const { config, clock, log } = this.#d;
+    const { config, clock, log, admission } = this.#d;
     socket.on('error', () => socket.destroy());
     let finished = false;
     const timer = clock.setTimeout(() => {
@@ -98,8 +161,15 @@ export class OcppServer {
       finished = true;
     }, config.ocpp.handshake_timeout);
     let subscribedFor: string | undefined;
+    let claimedAddress: string | undefined;
     try {
-      const admitted = await this.#admit(req);
+      if (!admission.takeAttempt()) throw new Refusal('rate_limited', `more than ${config.ocpp.max_connect_rate} upgrade attempts per second`);
+      const remoteAddress = this.#remoteAddress(req);
+      const admitted = await this.#admit(req, remoteAddress, () => {
+        if (!admission.claimAddress(remoteAddress)) return false;
+        claimedAddress = remoteAddress;
+        return true;
+      });
       if (finished || socket.destroyed) throw new Refusal('handshake_timeout', 'the client left or the handshake timed out during authentication', admitted.cpId);
       await this.#d.bridge.acquire(admitted.cpId);
       subscribedFor = admitted.cpId;
@@ -110,11 +180,16 @@ export class OcppServer {
       let upgraded = false;
       this.#wss.handleUpgrade(req, socket, head, (ws) => {
         upgraded = true;
-        this.#accept(ws, admitted, req);
+        this.#accept(ws, admitted);
       });
-      if (!upgraded) this.#d.bridge.release(admitted.cpId); // ws refused it (bad handshake headers) or the socket closed
+      if (!upgraded) {
+        // ws refused it (bad handshake headers) or the socket closed.
+        this.#d.bridge.release(admitted.cpId);
+        admission.releaseAddress(remoteAddress);
+      }
     } catch (err) {
       if (subscribedFor !== undefined) this.#d.bridge.release(subscribedFor);
+      if (claimedAddress !== undefined) admission.releaseAddress(claimedAddress);
       clock.clearTimeout(timer);
       if (err instanceof Refusal) {
         if (!finished || err.refusal === 'handshake_timeout') this.#refuse(socket, err);
@@ -126,12 +201,18 @@ export class OcppServer {
     }
   }
 
-  async #admit(req: IncomingMessage): Promise<{ cpId: string; protocol: Protocol; echo: boolean; username: string | undefined }> {
+  async #admit(req: IncomingMessage, remoteAddress: string, claimAddress: () => boolean): Promise<Admitted> {
     const o = this.#d.config.ocpp;
+    const listener = this.#d.listener;
     if (!this.#accepting) throw new Refusal('shutting_down', 'the gateway is shutting down');
     const id = parseCpIdFromPath(req.url, o.path, o.max_id_length);
     if (!id.ok) throw new Refusal(id.refusal, id.detail);
     const cpId = id.value;
+    const origin = req.headers.origin;
+    if (origin !== undefined && this.#allowedOrigins.size > 0 && !this.#allowedOrigins.has(origin)) {
+      throw new Refusal('origin_not_allowed', `origin ${origin} is not in ocpp.allowed_origins`, cpId);
+    }
+    if (!claimAddress()) throw new Refusal('too_many_from_address', `${o.max_connections_per_address} connections from ${remoteAddress} already`, cpId);
     if (!this.#d.brokerReady()) throw new Refusal('not_ready', 'the MQTT broker is not reachable', cpId);
     if (this.#d.registry.size >= o.max_connections && this.#d.registry.get(cpId) === undefined) {
       throw new Refusal('too_many_connections', `${o.max_connections} charge points are connected (ocpp.max_connections)`, cpId);
@@ -139,23 +220,37 @@ export class OcppServer {
     const fallback = o.default_protocol === '' ? undefined : (o.default_protocol as Protocol);
     const chosen = selectProtocol(parseProtocolList(req.headers['sec-websocket-protocol']), o.protocols as Protocol[], fallback);
     if (!chosen.ok) throw new Refusal(chosen.refusal, chosen.detail, cpId);
+
+    let certificate: ClientCertificate | undefined;
+    if (listener.profile === 3 && listener.tls) {
+      const check = checkClientCertificate(req.socket as TLSSocket, cpId, listener.tls.cnMustMatch);
+      this.#d.log.info({ cpId, cn: check.certificate?.cn ?? null, fingerprint: check.certificate?.fingerprint256 ?? null, cnMustMatch: listener.tls.cnMustMatch, ok: check.ok }, 'cp.certificate_checked');
+      if (!check.ok) throw new Refusal(check.refusal, check.detail, cpId);
+      certificate = check.certificate;
+    }
+
     const basic = parseBasicAuth(req.headers.authorization, cpId, this.#d.config.auth.username_must_match);
     if (basic !== undefined && !basic.ok) throw new Refusal(basic.refusal, basic.detail, cpId);
+    if (basic === undefined && (listener.profile === 1 || listener.profile === 2)) {
+      throw new Refusal('credentials_required', `security profile ${listener.profile} requires HTTP Basic credentials`, cpId);
+    }
     const decision = await this.#d.auth.authenticate({
       cpId,
       protocol: chosen.value.protocol,
-      remoteAddress: req.socket.remoteAddress ?? '',
+      remoteAddress,
+      listener: listener.name,
       ...(basic?.ok ? { username: basic.value.username, password: basic.value.password } : {}),
+      ...(certificate ? { certificate } : {}),
     });
     if (!decision.allow) throw new Refusal('unauthorized', decision.detail, cpId);
-    return { cpId, protocol: chosen.value.protocol, echo: chosen.value.echo, username: basic?.ok ? basic.value.username : undefined };
+    return { cpId, protocol: chosen.value.protocol, echo: chosen.value.echo, username: basic?.ok ? basic.value.username : undefined, remoteAddress, expireAt: decision.expireAt };
   }
 
   #refuse(socket: Duplex, r: Refusal): void {
     const { metrics, log, bridge } = this.#d;
     const status = UPGRADE_REFUSALS[r.refusal].status;
     metrics.upgradeRefused(r.refusal);
-    log.info({ cpId: r.cpId, reason: r.refusal, status, detail: r.detail }, 'cp.upgrade_refused');
+    log.info({ cpId: r.cpId, reason: r.refusal, status, detail: r.detail, listener: this.#d.listener.name }, 'cp.upgrade_refused');
     if (r.cpId !== undefined) bridge.publishEvent(r.cpId, 'rejected', { cpId: r.cpId, reason: r.refusal, status, detail: r.detail }).catch(() => undefined);
     if (socket.destroyed) return;
     const body = `${r.refusal}: ${r.detail}\n`;
@@ -167,11 +262,11 @@ export class OcppServer {
     socket.once('finish', () => socket.destroy());
   }
 
-  #accept(ws: WebSocket, admitted: { cpId: string; protocol: Protocol; username: string | undefined }, req: IncomingMessage): void {
+  #accept(ws: WebSocket, admitted: Admitted): void {
     const { config, registry, bridge, metrics, log } = this.#d;
     const conn = new Connection(
       ws,
-      { cpId: admitted.cpId, protocol: admitted.protocol, remoteAddress: req.socket.remoteAddress ?? '', username: admitted.username },
+      { cpId: admitted.cpId, protocol: admitted.protocol, remoteAddress: admitted.remoteAddress, username: admitted.username, expireAt: admitted.expireAt },
       {
         awaitingTimeoutMs: config.upstream.awaiting_timeout,
         onUpstreamTimeout: config.upstream.on_timeout,
@@ -190,16 +285,17 @@ export class OcppServer {
     const previous = registry.claim(conn);
     previous?.close('replaced');
     metrics.connected();
-    log.info({ cpId: conn.cpId, protocol: conn.protocol, remoteAddress: conn.remoteAddress, replaced: previous !== undefined }, 'cp.connected');
+    log.info({ cpId: conn.cpId, protocol: conn.protocol, remoteAddress: conn.remoteAddress, listener: this.#d.listener.name, replaced: previous !== undefined }, 'cp.connected');
     const connectedAt = new Date(conn.connectedAt).toISOString();
     bridge.publishEvent(conn.cpId, 'connected', { cpId: conn.cpId, protocol: conn.protocol, remoteAddress: conn.remoteAddress, username: conn.username ?? null, connectedAt }, conn.protocol).catch(() => undefined);
     bridge.publishPresence(conn.cpId, true, conn.protocol, conn.connectedAt).catch(() => undefined);
   }
 
   #onTeardown(conn: Connection, reason: string, code: number): void {
-    const { registry, bridge, metrics, log, clock } = this.#d;
+    const { registry, bridge, metrics, log, clock, admission } = this.#d;
     const wasCurrent = registry.release(conn);
     bridge.release(conn.cpId);
+    admission.releaseAddress(conn.remoteAddress);
     metrics.disconnected(reason);
     const now = clock.now();
     log.info({ cpId: conn.cpId, reason, code }, 'cp.disconnected');
@@ -214,11 +310,13 @@ export class OcppServer {
    */
   stopAccepting(): Promise<void> {
     this.#accepting = false;
-    const closing = closeServer(this.#http);
-    this.#http.closeIdleConnections();
+    this.#unwatchTls?.();
+    const closing = closeServer(this.#server);
+    this.#server.closeIdleConnections();
     return closing;
   }
 
+  /** Closes every connected charge point (of every listener: they share the registry). */
   closeAll(reason: 'shutdown' | 'kicked'): void {
     for (const conn of [...this.#d.registry.values()]) conn.close(reason);
   }

@@ -23,6 +23,7 @@ export const EPHEMERAL: Array<[string, unknown]> = [
 export interface TestGateway {
   gw: Gateway;
   ocppUrl: string;
+  wssUrl: string;
   mqttUrl: string;
   apiUrl: string;
 }
@@ -34,7 +35,8 @@ export async function startTestGateway(t: TestContext, settings: Record<string, 
   defer(t, () => gw.close());
   return {
     gw,
-    ocppUrl: `ws://127.0.0.1:${gw.addresses.ocpp.port}${loaded.config.ocpp.path}`,
+    ocppUrl: `ws://127.0.0.1:${gw.addresses.ocpp?.port ?? 0}${loaded.config.ocpp.path}`,
+    wssUrl: `wss://localhost:${gw.addresses.ocppTls?.port ?? 0}${loaded.config.ocpp.path}`,
     mqttUrl: `mqtt://127.0.0.1:${gw.addresses.mqtt?.port ?? 0}`,
     apiUrl: `http://127.0.0.1:${gw.addresses.api?.port ?? 0}`,
   };

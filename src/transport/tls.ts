@@ -1,0 +1,63 @@
+// The wss:// listener's TLS material (reloadable) and the profile-3 client certificate check.
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
+import type { UpgradeRefusal } from '../errors.js';
+
+export interface TlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string;
+}
+
+/** Reads the PEM files; throws with the file name when one cannot be read. */
+export function readTlsFiles(files: TlsFiles): SecureContextOptions {
+  const read = (path: string, what: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(`ocpp.tls.${what}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+  };
+  return {
+    cert: read(files.certFile, 'cert_file'),
+    key: read(files.keyFile, 'key_file'),
+    ...(files.caFile !== '' ? { ca: read(files.caFile, 'ca_file') } : {}),
+  };
+}
+
+/** Calls `onChange` when any of the files changes (polled every 2 s; editors replace files). */
+export function watchTlsFiles(files: TlsFiles, onChange: () => void): () => void {
+  const paths = [files.certFile, files.keyFile, files.caFile].filter((p) => p !== '');
+  for (const p of paths) watchFile(p, { interval: 2000, persistent: false }, onChange);
+  return () => {
+    for (const p of paths) unwatchFile(p, onChange);
+  };
+}
+
+export interface ClientCertificate {
+  readonly cn: string;
+  readonly fingerprint256: string;
+}
+
+export type CertificateCheck = { ok: true; certificate: ClientCertificate } | { ok: false; refusal: UpgradeRefusal; detail: string; certificate?: ClientCertificate };
+
+/**
+ * Security profile 3: a client certificate signed by the configured CA, valid now, and (optionally)
+ * with CN = cpId. The TLS handshake does not reject, so each failure can be answered and reported.
+ */
+export function checkClientCertificate(socket: TLSSocket, cpId: string, cnMustMatch: boolean): CertificateCheck {
+  const peer = socket.getPeerCertificate();
+  if (peer === null || typeof peer !== 'object' || Object.keys(peer).length === 0) {
+    return { ok: false, refusal: 'certificate_required', detail: 'security profile 3: no client certificate was presented' };
+  }
+  const cnField: unknown = peer.subject?.CN;
+  const cn = Array.isArray(cnField) ? String(cnField[0]) : String(cnField ?? '');
+  const certificate = { cn, fingerprint256: peer.fingerprint256 };
+  if (!socket.authorized) {
+    return { ok: false, refusal: 'certificate_invalid', detail: `the client certificate does not verify: ${String(socket.authorizationError ?? 'unknown reason')}`, certificate };
+  }
+  if (cnMustMatch && cn !== cpId) {
+    return { ok: false, refusal: 'certificate_cn_mismatch', detail: `certificate CN "${cn}" is not the charge point id "${cpId}"`, certificate };
+  }
+  return { ok: true, certificate };
+}
