@@ -85,16 +85,16 @@ export class OcppServer {
       res.end(inside ? 'OCPP-J endpoint: connect with a WebSocket upgrade\n' : 'not found\n');
     };
     const tls = deps.listener.tls;
+    // Node checks headersTimeout only every connectionsCheckingInterval (30 s by default): check
+    // often enough that a slowloris is cut close to ocpp.handshake_timeout.
+    const timing = { connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(o.handshake_timeout / 4))), headersTimeout: o.handshake_timeout, requestTimeout: o.handshake_timeout };
     if (tls) {
       // Profile 3 asks for a certificate but does not fail the handshake: the upgrade answers why.
-      this.#server = createHttpsServer({ ...readTlsFiles(tls), minVersion: tls.minVersion, requestCert: deps.listener.profile === 3, rejectUnauthorized: false }, onRequest);
+      this.#server = createHttpsServer({ ...timing, ...readTlsFiles(tls), minVersion: tls.minVersion, requestCert: deps.listener.profile === 3, rejectUnauthorized: false, handshakeTimeout: o.handshake_timeout }, onRequest);
       this.#unwatchTls = watchTlsFiles(tls, () => this.reloadTls());
     } else {
-      this.#server = createServer(onRequest);
+      this.#server = createServer(timing, onRequest);
     }
-    // Slow or stalled request headers count against the handshake timeout too.
-    this.#server.headersTimeout = o.handshake_timeout;
-    this.#server.requestTimeout = o.handshake_timeout;
     this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#onUpgrade(req, socket, head));
     this.#server.on('clientError', (_err, socket: Duplex) => socket.destroy());
     this.#server.on('tlsClientError', () => undefined);
