@@ -54,6 +54,13 @@ export const UPGRADE_REFUSALS = {
 } as const;
 export type UpgradeRefusal = keyof typeof UPGRADE_REFUSALS;
 
+/** Connections dropped before any HTTP exchange (no status can be sent). Logged and counted. */
+export const CONNECTION_DROPS = {
+  bad_proxy_header: 'ocpp.proxy_protocol is on and the connection did not start with a valid PROXY v1/v2 header in time.',
+  untrusted_proxy: 'ocpp.proxy_protocol is on and the connection came from an address not in ocpp.trusted_proxies.',
+} as const;
+export type ConnectionDrop = keyof typeof CONNECTION_DROPS;
+
 /** Messages the gateway refused or dropped, published as event/rejected (the frame's sender is the CP). */
 export const REJECTED_REASONS = {
   malformed_frame: 'The frame is not OCPP-J; a CALLERROR was sent back unless the frame was itself a CALLRESULT/CALLERROR.',

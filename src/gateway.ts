@@ -123,7 +123,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const admission = new Admission(clock, config.ocpp.max_connect_rate, config.ocpp.connect_burst, config.ocpp.max_connections_per_address);
     const o = config.ocpp;
     const listeners: ListenerSpec[] = [];
-    if (o.enabled) listeners.push({ name: 'ws', host: o.host, port: o.port, profile: o.security_profile as 0 | 1 });
+    if (o.enabled) listeners.push({ name: 'ws', host: o.host, port: o.port, profile: o.security_profile as 0 | 1 | 3 });
     if (o.tls.cert_file !== '') {
       listeners.push({
         name: 'wss', host: o.tls.host, port: o.tls.port, profile: o.tls.security_profile as 2 | 3,

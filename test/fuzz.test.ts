@@ -119,3 +119,17 @@ test('fuzz: the channel survives any sequence of inputs and keeps its limits', (
     }
   }), { numRuns: 2000 });
 });
+
+test('fuzz: the PROXY protocol parser never throws and never consumes more than it was given', async () => {
+  const { parseProxyHeader, PROXY_V2_SIGNATURE } = await import('../src/transport/proxy-protocol.js');
+  const inputs = fc.oneof(
+    fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+    fc.string({ maxLength: 120 }).map((s) => Buffer.from(`PROXY ${s}`)),
+    fc.uint8Array({ maxLength: 80 }).map((a) => Buffer.concat([PROXY_V2_SIGNATURE, Buffer.from(a)])),
+  );
+  fc.assert(fc.property(inputs, (buf) => {
+    const r = parseProxyHeader(buf);
+    assert.ok(['incomplete', 'invalid', 'done'].includes(r.state));
+    if (r.state === 'done') assert.ok(r.consumed > 0 && r.consumed <= buf.length);
+  }), RUNS);
+});

@@ -70,7 +70,7 @@ export const configSchema = z
         enabled: bool(true, 'Serve the plain WebSocket (ws://) listener. Turn off to accept only wss:// (ocpp.tls).'),
         host: str('0.0.0.0', 'Address the OCPP WebSocket listener binds to.'),
         port: port(33033, 'Port of the OCPP WebSocket listener.'),
-        security_profile: int(0, 0, 1, 'Security profile of the ws:// listener: 0 = as auth.provider decides; 1 = HTTP Basic credentials required (OCPP security profile 1).'),
+        security_profile: int(0, 0, 3, 'Security profile of the ws:// listener: 0 = as auth.provider decides; 1 = HTTP Basic credentials required (OCPP security profile 1); 3 = behind a TLS-terminating proxy that forwards the verified client certificate in ocpp.client_cert_header (2 is not possible without TLS).'),
         path: str('/ocpp', 'Path prefix; a charge point connects to <path>/<cpId>.'),
         protocols: list(['ocpp1.6'], 'Subprotocols accepted, in the gateway\'s order of preference. Known: ocpp1.6, ocpp2.0.1, ocpp2.1.'),
         default_protocol: str('', 'Protocol assumed when a client offers no acceptable subprotocol; empty = refuse with HTTP 400.'),
@@ -88,7 +88,9 @@ export const configSchema = z
         max_connect_rate: int(1000, 1, 1_000_000, 'New upgrade attempts accepted per second (token bucket, shared by all listeners); beyond it HTTP 429.'),
         connect_burst: int(2000, 1, 10_000_000, 'Upgrade attempts allowed at once above max_connect_rate (the bucket size).'),
         allowed_origins: list([], 'If not empty, an upgrade with an Origin header not in this list is refused (HTTP 403). Chargers send no Origin; browsers do.'),
-        trusted_proxies: list([], 'Addresses of load balancers whose X-Forwarded-For (first address) is taken as the charge point\'s address.'),
+        trusted_proxies: list([], 'Addresses of load balancers whose X-Forwarded-For (first address), PROXY protocol header and client certificate header are believed.'),
+        proxy_protocol: bool(false, 'Every connection starts with a PROXY protocol v1 or v2 header (HAProxy, AWS NLB); its source address becomes the charge point\'s address. With trusted_proxies set, connections from other addresses are dropped.'),
+        client_cert_header: str('', 'Header in which a TLS-terminating proxy forwards the client certificate (URL-encoded PEM, e.g. nginx $ssl_client_escaped_cert), for security_profile 3 on the ws:// listener. Read only from trusted_proxies.'),
         tls: section(
           {
             host: str('0.0.0.0', 'Address of the wss:// listener.'),

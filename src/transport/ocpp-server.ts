@@ -23,7 +23,13 @@ import type { Admission } from './admission.js';
 import { Connection, type ConnectionHost, type ConnectionLimits } from './connection.js';
 import { parseBasicAuth, parseCpIdFromPath, parseProtocolList, selectProtocol } from './handshake.js';
 import { closeServer, listen } from './listen.js';
-import { checkClientCertificate, readTlsFiles, watchTlsFiles, type ClientCertificate, type TlsFiles } from './tls.js';
+import { checkClientCertificate, checkForwardedCertificate, readCaCertificates, readTlsFiles, verifyCertificate, watchTlsFiles, type CertificateCheck, type ClientCertificate, type TlsFiles } from './tls.js';
+import { createSecureContext, Server as TlsServer, TLSSocket as TlsSocketClass, type SecureContext } from 'node:tls';
+import { Duplex as DuplexStream } from 'node:stream';
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import type { X509Certificate } from 'node:crypto';
+import { parseProxyHeader, V2_MAX } from './proxy-protocol.js';
+import type { ConnectionDrop } from '../errors.js';
 
 export interface ListenerSpec {
   readonly name: 'ws' | 'wss';
@@ -67,6 +73,13 @@ interface Admitted {
 export class OcppServer {
   readonly #d: OcppServerDeps;
   readonly #server: Server | HttpsServer;
+  /** With ocpp.proxy_protocol: the socket that listens, reading PROXY headers before HTTP/TLS. */
+  readonly #proxyFront: NetServer | undefined;
+  /** The socket HTTP sees -> the client address its PROXY header named. */
+  readonly #proxiedAddresses = new WeakMap<object, string>();
+  readonly #forwardedCas: readonly X509Certificate[];
+  /** PROXY protocol + TLS: the gateway sets up TLS itself after the header (see #readProxyHeader). */
+  #ownTls: { context: SecureContext; cas: X509Certificate[]; owner: TlsServer } | undefined;
   readonly #wss: WebSocketServer;
   readonly #chosenProtocol = new WeakMap<IncomingMessage, string | false>();
   readonly #host: ConnectionHost;
@@ -88,7 +101,11 @@ export class OcppServer {
     // Node checks headersTimeout only every connectionsCheckingInterval (30 s by default): check
     // often enough that a slowloris is cut close to ocpp.handshake_timeout.
     const timing = { connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(o.handshake_timeout / 4))), headersTimeout: o.handshake_timeout, requestTimeout: o.handshake_timeout };
-    if (tls) {
+    if (tls && o.proxy_protocol) {
+      this.#server = createServer(timing, onRequest);
+      this.#ownTls = this.#loadOwnTls(tls);
+      this.#unwatchTls = watchTlsFiles(tls, () => this.reloadTls());
+    } else if (tls) {
       // Profile 3 asks for a certificate but does not fail the handshake: the upgrade answers why.
       this.#server = createHttpsServer({ ...timing, ...readTlsFiles(tls), minVersion: tls.minVersion, requestCert: deps.listener.profile === 3, rejectUnauthorized: false, handshakeTimeout: o.handshake_timeout }, onRequest);
       this.#unwatchTls = watchTlsFiles(tls, () => this.reloadTls());
@@ -107,6 +124,8 @@ export class OcppServer {
     });
     this.#trustedProxies = new Set(o.trusted_proxies);
     this.#allowedOrigins = new Set(o.allowed_origins);
+    this.#proxyFront = o.proxy_protocol ? createNetServer({ noDelay: true }, (socket) => this.#readProxyHeader(socket)) : undefined;
+    this.#forwardedCas = deps.listener.name === 'ws' && deps.listener.profile === 3 ? readCaCertificates(deps.config.ocpp.tls.ca_file) : [];
     this.#limits = {
       pingIntervalMs: o.ws_ping_interval,
       keepaliveTimeoutMs: o.keepalive_timeout,
@@ -127,17 +146,64 @@ export class OcppServer {
 
   async start(): Promise<AddressInfo> {
     const l = this.#d.listener;
+    const front = this.#proxyFront ?? this.#server;
     return l.name === 'wss'
-      ? listen(this.#server, l.host, l.port, { what: 'OCPP wss:// listener', key: 'ocpp.tls.port', flag: '--set ocpp.tls.port=' })
-      : listen(this.#server, l.host, l.port, { what: 'OCPP WebSocket listener', key: 'ocpp.port', flag: '--ocpp-port' });
+      ? listen(front, l.host, l.port, { what: 'OCPP wss:// listener', key: 'ocpp.tls.port', flag: '--set ocpp.tls.port=' })
+      : listen(front, l.host, l.port, { what: 'OCPP WebSocket listener', key: 'ocpp.port', flag: '--ocpp-port' });
+  }
+
+  #drop(socket: Socket, reason: ConnectionDrop, detail: string): void {
+    this.#d.metrics.upgradeRefused(reason);
+    this.#d.log.info({ reason, detail, peer: socket.remoteAddress, listener: this.#d.listener.name }, 'cp.connection_dropped');
+    socket.destroy();
+  }
+
+  /** PROXY protocol: read the header, remember the client address, hand the rest to HTTP/TLS. */
+  #readProxyHeader(socket: Socket): void {
+    const peer = socket.remoteAddress ?? '';
+    if (this.#trustedProxies.size > 0 && !this.#trustedProxies.has(peer)) return this.#drop(socket, 'untrusted_proxy', `${peer} is not in ocpp.trusted_proxies`);
+    let buffered = Buffer.alloc(0);
+    const timer = this.#d.clock.setTimeout(() => this.#drop(socket, 'bad_proxy_header', 'no complete PROXY header within ocpp.handshake_timeout'), this.#d.config.ocpp.handshake_timeout);
+    const onData = (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      const header = parseProxyHeader(buffered.subarray(0, V2_MAX));
+      if (header.state === 'incomplete') return;
+      socket.off('data', onData);
+      this.#d.clock.clearTimeout(timer);
+      if (header.state === 'invalid') return this.#drop(socket, 'bad_proxy_header', header.detail);
+      const rest = buffered.subarray(header.consumed);
+      const own = this.#ownTls;
+      if (own === undefined) {
+        if (header.source) this.#proxiedAddresses.set(socket, header.source.address);
+        if (rest.length > 0) socket.unshift(rest);
+        this.#server.emit('connection', socket);
+        return;
+      }
+      // TLS after the header: a native TLS socket would skip the bytes already read, so TLS runs on a
+      // stream that replays them. Verification of client certificates is then the gateway's own.
+      const secure = new TlsSocketClass(replayingStream(socket, rest), { isServer: true, secureContext: own.context, requestCert: this.#d.listener.profile === 3, rejectUnauthorized: false, server: own.owner } as ConstructorParameters<typeof TlsSocketClass>[1]);
+      if (header.source) this.#proxiedAddresses.set(secure, header.source.address);
+      const handshake = this.#d.clock.setTimeout(() => secure.destroy(), this.#d.config.ocpp.handshake_timeout);
+      secure.once('secure', () => this.#d.clock.clearTimeout(handshake));
+      secure.on('error', () => secure.destroy());
+      secure.once('close', () => this.#d.clock.clearTimeout(handshake));
+      this.#server.emit('connection', secure);
+    };
+    socket.on('data', onData);
+    socket.on('error', () => socket.destroy());
+  }
+
+  #loadOwnTls(tls: NonNullable<ListenerSpec['tls']>): { context: SecureContext; cas: X509Certificate[]; owner: TlsServer } {
+    return { context: createSecureContext({ ...readTlsFiles(tls), minVersion: tls.minVersion }), cas: tls.caFile === '' ? [] : readCaCertificates(tls.caFile), owner: this.#ownTls?.owner ?? new TlsServer() };
   }
 
   /** Re-reads the certificate files (on change and SIGHUP); a bad set keeps the current one. */
   reloadTls(): void {
     const tls = this.#d.listener.tls;
-    if (!tls || !('setSecureContext' in this.#server)) return;
+    if (!tls) return;
     try {
-      this.#server.setSecureContext({ ...readTlsFiles(tls), minVersion: tls.minVersion });
+      if (this.#ownTls) this.#ownTls = this.#loadOwnTls(tls);
+      else if ('setSecureContext' in this.#server) this.#server.setSecureContext({ ...readTlsFiles(tls), minVersion: tls.minVersion });
       this.#d.log.info({ listener: 'wss', certFile: tls.certFile }, 'tls.reloaded');
     } catch (err) {
       this.#d.log.error({ listener: 'wss', err: (err as Error).message }, 'tls.reload_failed');
@@ -145,6 +211,8 @@ export class OcppServer {
   }
 
   #remoteAddress(req: IncomingMessage): string {
+    const proxied = this.#proxiedAddresses.get(req.socket);
+    if (proxied !== undefined) return proxied;
     const peer = req.socket.remoteAddress ?? '';
     const forwarded = req.headers['x-forwarded-for'];
     if (forwarded === undefined || !this.#trustedProxies.has(peer)) return peer;
@@ -222,9 +290,10 @@ export class OcppServer {
     if (!chosen.ok) throw new Refusal(chosen.refusal, chosen.detail, cpId);
 
     let certificate: ClientCertificate | undefined;
-    if (listener.profile === 3 && listener.tls) {
-      const check = checkClientCertificate(req.socket as TLSSocket, cpId, listener.tls.cnMustMatch);
-      this.#d.log.info({ cpId, cn: check.certificate?.cn ?? null, fingerprint: check.certificate?.fingerprint256 ?? null, cnMustMatch: listener.tls.cnMustMatch, ok: check.ok }, 'cp.certificate_checked');
+    if (listener.profile === 3) {
+      const check = this.#checkCertificate(req, cpId);
+      const cnMustMatch = this.#d.config.ocpp.tls.cn_must_match;
+      this.#d.log.info({ cpId, cn: check.certificate?.cn ?? null, fingerprint: check.certificate?.fingerprint256 ?? null, cnMustMatch, ok: check.ok, listener: listener.name }, 'cp.certificate_checked');
       if (!check.ok) throw new Refusal(check.refusal, check.detail, cpId);
       certificate = check.certificate;
     }
@@ -244,6 +313,16 @@ export class OcppServer {
     });
     if (!decision.allow) throw new Refusal('unauthorized', decision.detail, cpId);
     return { cpId, protocol: chosen.value.protocol, echo: chosen.value.echo, username: basic?.ok ? basic.value.username : undefined, remoteAddress, expireAt: decision.expireAt };
+  }
+
+  /** Profile 3: the TLS client certificate, or (ws:// behind a TLS-terminating proxy) the forwarded one. */
+  #checkCertificate(req: IncomingMessage, cpId: string): CertificateCheck {
+    const o = this.#d.config.ocpp;
+    if (this.#ownTls) return verifyCertificate((req.socket as TLSSocket).getPeerX509Certificate(), this.#ownTls.cas, cpId, o.tls.cn_must_match, this.#d.clock.now());
+    if (this.#d.listener.tls) return checkClientCertificate(req.socket as TLSSocket, cpId, o.tls.cn_must_match);
+    const fromProxy = this.#trustedProxies.has(req.socket.remoteAddress ?? '');
+    const header = fromProxy ? req.headers[o.client_cert_header.toLowerCase()] : undefined;
+    return checkForwardedCertificate(Array.isArray(header) ? header[0] : header, this.#forwardedCas, cpId, o.tls.cn_must_match, this.#d.clock.now());
   }
 
   #refuse(socket: Duplex, r: Refusal): void {
@@ -311,7 +390,8 @@ export class OcppServer {
   stopAccepting(): Promise<void> {
     this.#accepting = false;
     this.#unwatchTls?.();
-    const closing = closeServer(this.#server);
+    const closingFront = this.#proxyFront ? closeServer(this.#proxyFront) : Promise.resolve();
+    const closing = this.#proxyFront ? closingFront : closeServer(this.#server);
     this.#server.closeIdleConnections();
     return closing;
   }
@@ -320,4 +400,32 @@ export class OcppServer {
   closeAll(reason: 'shutdown' | 'kicked'): void {
     for (const conn of [...this.#d.registry.values()]) conn.close(reason);
   }
+}
+
+/** A stream that yields `first`, then whatever `raw` receives; writes go to `raw`. */
+function replayingStream(raw: Socket, first: Buffer): DuplexStream {
+  raw.pause();
+  const stream = new DuplexStream({
+    read() {
+      raw.resume();
+    },
+    write(chunk: Buffer, _enc, cb) {
+      raw.write(chunk, cb);
+    },
+    final(cb) {
+      raw.end();
+      cb();
+    },
+    destroy(err, cb) {
+      raw.destroy(err ?? undefined);
+      cb(err);
+    },
+  });
+  if (first.length > 0) stream.push(first);
+  raw.on('data', (chunk: Buffer) => {
+    if (!stream.push(chunk)) raw.pause();
+  });
+  raw.on('end', () => stream.push(null));
+  raw.on('close', () => stream.destroy());
+  return stream;
 }

@@ -1,4 +1,5 @@
 // The wss:// listener's TLS material (reloadable) and the profile-3 client certificate check.
+import { X509Certificate } from 'node:crypto';
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import type { UpgradeRefusal } from '../errors.js';
@@ -60,4 +61,47 @@ export function checkClientCertificate(socket: TLSSocket, cpId: string, cnMustMa
     return { ok: false, refusal: 'certificate_cn_mismatch', detail: `certificate CN "${cn}" is not the charge point id "${cpId}"`, certificate };
   }
   return { ok: true, certificate };
+}
+
+/** The PEM blocks of a CA file, parsed. */
+export function readCaCertificates(path: string): X509Certificate[] {
+  const text = readFileSync(path, 'utf8');
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  return blocks.map((b) => new X509Certificate(b));
+}
+
+function commonName(subject: string): string {
+  for (const line of subject.split('\n')) if (line.startsWith('CN=')) return line.slice(3);
+  return '';
+}
+
+/**
+ * Verifies a client certificate against CA certificates: issued and signed by one of them (directly),
+ * valid now, and (optionally) CN = cpId. Used where OpenSSL's own verification is not available:
+ * certificates forwarded by a proxy, and TLS set up behind the PROXY protocol.
+ */
+export function verifyCertificate(cert: X509Certificate | undefined, cas: readonly X509Certificate[], cpId: string, cnMustMatch: boolean, now: number): CertificateCheck {
+  if (cert === undefined) return { ok: false, refusal: 'certificate_required', detail: 'security profile 3: no client certificate was presented' };
+  const certificate = { cn: commonName(cert.subject), fingerprint256: cert.fingerprint256 };
+  if (now < Date.parse(cert.validFrom)) return { ok: false, refusal: 'certificate_invalid', detail: 'the client certificate does not verify: CERT_NOT_YET_VALID', certificate };
+  if (now > Date.parse(cert.validTo)) return { ok: false, refusal: 'certificate_invalid', detail: 'the client certificate does not verify: CERT_HAS_EXPIRED', certificate };
+  if (!cas.some((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey))) {
+    return { ok: false, refusal: 'certificate_invalid', detail: 'the client certificate does not verify: not signed by a CA of ocpp.tls.ca_file', certificate };
+  }
+  if (cnMustMatch && certificate.cn !== cpId) {
+    return { ok: false, refusal: 'certificate_cn_mismatch', detail: `certificate CN "${certificate.cn}" is not the charge point id "${cpId}"`, certificate };
+  }
+  return { ok: true, certificate };
+}
+
+/** Profile 3 behind a TLS-terminating proxy: the client certificate arrives URL-encoded in a header. */
+export function checkForwardedCertificate(header: string | undefined, cas: readonly X509Certificate[], cpId: string, cnMustMatch: boolean, now: number): CertificateCheck {
+  if (header === undefined || header === '') return { ok: false, refusal: 'certificate_required', detail: 'security profile 3: the proxy forwarded no client certificate' };
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(decodeURIComponent(header));
+  } catch {
+    return { ok: false, refusal: 'certificate_invalid', detail: 'the forwarded client certificate is not a PEM certificate' };
+  }
+  return verifyCertificate(cert, cas, cpId, cnMustMatch, now);
 }
