@@ -3,9 +3,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 
-const SCENARIOS: Record<string, () => Promise<{ run: (o: { quick: boolean }) => Promise<{ markdown: string; json: unknown }> }>> = {
-  validation: () => import('./validation.js'),
-  api: () => import('./api.js'),
+type Scenario = (o: { quick: boolean }) => Promise<{ markdown: string; json: unknown }>;
+const SCENARIOS: Record<string, () => Promise<Scenario>> = {
+  roundtrip: async () => (await import('./scenarios.js')).roundtrip,
+  downstream: async () => (await import('./scenarios.js')).downstream,
+  idle: async () => (await import('./scenarios.js')).idle,
+  storm: async () => (await import('./scenarios.js')).storm,
+  validation: async () => (await import('./validation.js')).run,
+  api: async () => (await import('./api.js')).run,
 };
 
 const args = process.argv.slice(2);
@@ -21,7 +26,7 @@ for (const name of names) {
     console.error(`unknown scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}`);
     process.exit(2);
   }
-  const { run } = await load();
+  const run = await load();
   const result = await run({ quick });
   const md = `## ${name}\n\nMachine: ${machine}. ${new Date().toISOString()}\n\n${result.markdown}\n`;
   console.log(md);

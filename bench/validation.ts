@@ -6,8 +6,8 @@ import { performance } from 'node:perf_hooks';
 import { PROTOCOLS } from '../src/ocpp/protocols.js';
 import { bundledSchemas } from '../src/validation/schema-source.js';
 import { SchemaValidator } from '../src/validation/validator.js';
-import { startGatewayProcess } from './lib/gateway-process.js';
-import { roundTrips } from './lib/load.js';
+import { connectFleet, startService, upstreamRoundTrips } from './lib/load.js';
+import { startTarget } from './lib/targets.js';
 import { cpuMs, median, percentile, table } from './lib/stats.js';
 
 interface Curated { action: string; kind: 'req' | 'conf'; payload: object }
@@ -41,18 +41,21 @@ export async function run(opts: BenchOptions): Promise<{ markdown: string; json:
     micro.push({ action: p.action, opsPerSec: median(reps) });
   }
 
-  const meter = pick('MeterValues.req ten samples');
   // A discarded warm-up first (the load generator's own JIT), then A B A B ...
   const modes = ['warmup', 'all', 'disable', 'all', 'disable', ...(opts.quick ? [] : ['all', 'disable', 'all', 'disable'])];
   const samples: Record<string, Array<{ rps: number; p50: number; p99: number; cpuPer1000: number }>> = { all: [], disable: [] };
   for (const mode of modes) {
-    const gw = await startGatewayProcess([`message_format_checking=${mode === 'warmup' ? 'all' : mode}`]);
+    const gw = await startTarget('gateway', [`message_format_checking=${mode === 'warmup' ? 'all' : mode}`]);
+    const svc = await startService(gw.mqttPort);
+    const fleet = await connectFleet(gw.ocppPort, 200);
     try {
       const cpuBefore = cpuMs(gw.pid);
-      const r = await roundTrips({ ocppPort: gw.ocppPort, mqttPort: gw.mqttPort, cps: 200, seconds: opts.quick ? 2 : 5, action: meter.action, payload: meter.payload, answer: {} });
+      const r = await upstreamRoundTrips(fleet, opts.quick ? 2 : 5, 'meter');
       const cpu = cpuMs(gw.pid) - cpuBefore;
       samples[mode]?.push({ rps: r.roundTrips / r.seconds, p50: percentile(r.latenciesMs, 50), p99: percentile(r.latenciesMs, 99), cpuPer1000: (cpu / r.roundTrips) * 1000 });
     } finally {
+      fleet.close();
+      await svc.endAsync(true);
       await gw.stop();
     }
   }

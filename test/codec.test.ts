@@ -88,9 +88,10 @@ test('decode: CALLERROR and 2.1 SEND / CALLRESULTERROR', () => {
   assert.ok(re.ok && re.frame.type === 5);
 });
 
-test('lastElementText handles nesting and strings with brackets', () => {
-  assert.equal(lastElementText('[3,"a",{"x":[1,{"y":"]"}]}]'), '{"x":[1,{"y":"]"}]}');
-  assert.equal(lastElementText('[2,"a","b",\n {}\n]'), '{}');
+test('lastElementText handles nesting, strings with brackets and commas, escapes and spacing', () => {
+  assert.equal(lastElementText('[3,"a",{"x":[1,{"y":"]"}]}]', 3), '{"x":[1,{"y":"]"}]}');
+  assert.equal(lastElementText('[2,"a","b",\n {}\n]', 4), '{}');
+  assert.equal(lastElementText(' [ 2 , "a,\\",x" , "b" , {"k":","} ] ', 4), '{"k":","}');
 });
 
 test('encoders produce frames the decoder reads back', () => {

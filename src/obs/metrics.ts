@@ -32,6 +32,9 @@ export class Metrics {
   readonly #publishLatency: Histogram;
   /** Cached label children: prom-client's label lookup is too slow for every frame. */
   readonly #frameChildren = new Map<string, { inc(n?: number): void }>();
+  readonly #bytesChildren = new Map<string, { inc(n?: number): void }>();
+  readonly #roundTripChildren = new Map<string, { observe(v: number): void }>();
+  #publishOk: { inc(n?: number): void } | undefined;
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -83,8 +86,11 @@ export class Metrics {
   validationFailure(direction: Direction, code: string): void { this.#validation.inc({ direction, code }); }
   timeout(direction: Direction): void { this.#timeouts.inc({ direction }); }
   publishResult(ok: boolean, seconds: number): void {
-    this.#publishes.inc({ result: ok ? 'ok' : 'failed' });
-    if (ok) this.#publishLatency.observe(seconds);
+    if (ok) {
+      this.#publishOk ??= this.#publishes.labels({ result: 'ok' });
+      this.#publishOk.inc();
+      this.#publishLatency.observe(seconds);
+    } else this.#publishes.inc({ result: 'failed' });
   }
 
   gatewayError(reason: string): void {
@@ -100,11 +106,22 @@ export class Metrics {
       if (this.#frameChildren.size < MAX_ACTION_LABELS * 12) this.#frameChildren.set(key, child);
     }
     child.inc();
-    this.#bytes.inc({ direction }, bytes);
+    let bytesChild = this.#bytesChildren.get(direction);
+    if (bytesChild === undefined) {
+      bytesChild = this.#bytes.labels({ direction });
+      this.#bytesChildren.set(direction, bytesChild);
+    }
+    bytesChild.inc(bytes);
   }
 
   roundTrip(direction: Direction, action: string, seconds: number): void {
-    this.#roundTrip.observe({ direction, action: this.actionLabel(action) }, seconds);
+    const key = `${direction}\u0000${action}`;
+    let child = this.#roundTripChildren.get(key);
+    if (child === undefined) {
+      child = this.#roundTrip.labels({ direction, action: this.actionLabel(action) });
+      if (this.#roundTripChildren.size < MAX_ACTION_LABELS * 2) this.#roundTripChildren.set(key, child);
+    }
+    child.observe(seconds);
   }
 
   /** Counters as plain JSON for /api/v1/stats: {metric: {labels joined by ",": value}}. */

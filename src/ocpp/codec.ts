@@ -55,30 +55,25 @@ function fail(problem: DecodeProblem, detail: string, messageTypeId?: number, me
 
 /**
  * Text of the last element of a top-level JSON array, exactly as written. Only called on text that
- * JSON.parse accepted as an array, so the scan need not validate.
+ * JSON.parse accepted as an array whose elements before the last are numbers and strings (the
+ * MessageTypeId, messageId, action), so only that short prefix is scanned, not the payload.
  */
-export function lastElementText(text: string): string {
-  let depth = 0;
+export function lastElementText(text: string, elements: number): string {
   let inString = false;
-  let lastSeparator = -1;
-  let close = -1;
-  for (let i = 0; i < text.length; i++) {
+  let commas = 0;
+  let start = -1;
+  for (let i = text.indexOf('[') + 1; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
       if (c === 92) i++; // backslash: skip the escaped character
       else if (c === 34) inString = false;
-      continue;
+    } else if (c === 34) inString = true;
+    else if (c === 44 && ++commas === elements - 1) {
+      start = i + 1;
+      break;
     }
-    if (c === 34) inString = true;
-    else if (c === 91 || c === 123) {
-      depth++;
-      if (depth === 1) lastSeparator = i;
-    } else if (c === 93 || c === 125) {
-      depth--;
-      if (depth === 0) close = i;
-    } else if (c === 44 && depth === 1) lastSeparator = i;
   }
-  return text.slice(lastSeparator + 1, close).trim();
+  return text.slice(start, text.lastIndexOf(']')).trim();
 }
 
 /** Decodes one text frame for a connection that speaks `spec`. */
@@ -114,12 +109,12 @@ export function decodeFrame(text: string, spec: ProtocolSpec): DecodeResult {
       if (typeof action !== 'string' || action.length === 0) return fail('bad_action', 'action must be a non-empty string', type, messageId);
       const payload: unknown = value[3];
       if (!isObject(payload)) return fail('bad_payload', 'payload must be a JSON object', type, messageId);
-      return { ok: true, frame: { type, messageId, action, payload, payloadText: lastElementText(text) } };
+      return { ok: true, frame: { type, messageId, action, payload, payloadText: lastElementText(text, 4) } };
     }
     case 3: {
       const payload: unknown = value[2];
       if (!isObject(payload)) return fail('bad_payload', 'payload must be a JSON object', type, messageId);
-      return { ok: true, frame: { type, messageId, payload, payloadText: lastElementText(text) } };
+      return { ok: true, frame: { type, messageId, payload, payloadText: lastElementText(text, 3) } };
     }
     case 4:
     case 5: {

@@ -1,0 +1,90 @@
+// Starts each benchmark target as its own process and reports its ports and pids (for /proc sampling).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { startGatewayProcess } from './gateway-process.js';
+
+export type TargetName = 'gateway' | 'gateway-mosquitto' | 'diy' | 'pipe' | 'floor';
+
+export interface RunningTarget {
+  name: TargetName;
+  pid: number;
+  /** Other processes whose CPU belongs to the target (the external broker). */
+  helperPids: number[];
+  ocppPort: number;
+  mqttPort: number;
+  stop(): Promise<void>;
+}
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+/** Limits off: the benchmarks measure throughput, not the admission control. */
+export const BENCH_GATEWAY_SETTINGS = ['ocpp.max_connect_rate=1000000', 'ocpp.connect_burst=1000000', 'ocpp.max_connections_per_address=1000000'];
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+  });
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as { port: number };
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+async function startMosquitto(): Promise<{ child: ChildProcess; port: number }> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'bench-mosq-'));
+  writeFileSync(join(dir, 'm.conf'), `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\nlog_dest stderr\nlog_type error\nlog_type notice\nlog_type information\n`);
+  const child = spawn('mosquitto', ['-c', join(dir, 'm.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let log = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      log += d.toString();
+      if (log.includes(`port ${port}`)) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`mosquitto exited ${code}: ${log}`)));
+  });
+  return { child, port };
+}
+
+async function startScript(name: string): Promise<{ child: ChildProcess; ocppPort: number; mqttPort: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/targets', `${name}.ts`)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  for await (const line of lines) {
+    const m = JSON.parse(line) as { ready?: { ocppPort: number; mqttPort: number } };
+    if (m.ready) {
+      lines.on('line', () => undefined);
+      return { child, ...m.ready };
+    }
+  }
+  throw new Error(`${name} exited before it was ready`);
+}
+
+export async function startTarget(name: TargetName, extraSettings: string[] = []): Promise<RunningTarget> {
+  switch (name) {
+    case 'gateway': {
+      const gw = await startGatewayProcess([...BENCH_GATEWAY_SETTINGS, ...extraSettings]);
+      return { name, pid: gw.pid, helperPids: [], ocppPort: gw.ocppPort, mqttPort: gw.mqttPort, stop: gw.stop };
+    }
+    case 'gateway-mosquitto': {
+      const mosq = await startMosquitto();
+      const gw = await startGatewayProcess([...BENCH_GATEWAY_SETTINGS, `mqtt.url=mqtt://127.0.0.1:${mosq.port}`, ...extraSettings]);
+      return { name, pid: gw.pid, helperPids: [mosq.child.pid as number], ocppPort: gw.ocppPort, mqttPort: mosq.port, stop: async () => { await gw.stop(); await stopChild(mosq.child); } };
+    }
+    case 'diy':
+    case 'pipe':
+    case 'floor': {
+      const t = await startScript(name === 'diy' ? 'diy-bridge' : name);
+      return { name, pid: t.child.pid as number, helperPids: [], ocppPort: t.ocppPort, mqttPort: t.mqttPort, stop: () => stopChild(t.child) };
+    }
+  }
+}

@@ -1,0 +1,214 @@
+// The gateway side by side with what users would pick instead (the DIY bridge), the zero-logic pipe
+// and the floor. Each target runs as its own process; repetitions are interleaved (A B C …, then
+// … C B A) and reported as medians; CPU and RSS come from /proc. Ratios compare targets of one run.
+import { performance } from 'node:perf_hooks';
+import { bootAll, connectFleet, downstreamRoundTrips, startService, upstreamRoundTrips, type RoundTripResult } from './lib/load.js';
+import { cpuMs, median, percentile, rssBytes, table } from './lib/stats.js';
+import { startTarget, type RunningTarget, type TargetName } from './lib/targets.js';
+
+export interface BenchOptions { quick: boolean }
+type Sample = { rps: number; p50: number; p99: number; cpuPer1000: number; helperCpuPer1000: number; loadgenCpuPer1000: number };
+
+const processCpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+function interleaved<T>(items: T[], reps: number): T[] {
+  const out: T[] = [];
+  for (let r = 0; r < reps; r++) out.push(...(r % 2 === 0 ? items : [...items].reverse()));
+  return out;
+}
+
+async function measure(target: RunningTarget, run: () => Promise<RoundTripResult>): Promise<Sample> {
+  const cpu0 = cpuMs(target.pid);
+  const helper0 = target.helperPids.reduce((a, p) => a + cpuMs(p), 0);
+  const gen0 = processCpuMs();
+  const r = await run();
+  const per1000 = (ms: number) => (ms / r.roundTrips) * 1000;
+  return {
+    rps: r.roundTrips / r.seconds,
+    p50: percentile(r.latenciesMs, 50),
+    p99: percentile(r.latenciesMs, 99),
+    cpuPer1000: per1000(cpuMs(target.pid) - cpu0),
+    helperCpuPer1000: per1000(target.helperPids.reduce((a, p) => a + cpuMs(p), 0) - helper0),
+    loadgenCpuPer1000: per1000(processCpuMs() - gen0),
+  };
+}
+
+function summarize(samples: Map<TargetName, Sample[]>) {
+  const out = new Map<TargetName, Sample>();
+  for (const [name, s] of samples) {
+    out.set(name, {
+      rps: median(s.map((x) => x.rps)), p50: median(s.map((x) => x.p50)), p99: median(s.map((x) => x.p99)),
+      cpuPer1000: median(s.map((x) => x.cpuPer1000)), helperCpuPer1000: median(s.map((x) => x.helperCpuPer1000)), loadgenCpuPer1000: median(s.map((x) => x.loadgenCpuPer1000)),
+    });
+  }
+  return out;
+}
+
+function roundTripTable(summary: Map<TargetName, Sample>): string {
+  return table(['target', 'round trips/s', 'p50 ms', 'p99 ms', 'target CPU ms / 1000 RT', 'broker CPU ms / 1000 RT', 'load generator CPU ms / 1000 RT'],
+    [...summary].map(([name, s]) => [name, Math.round(s.rps), s.p50, s.p99, s.cpuPer1000, s.helperCpuPer1000, s.loadgenCpuPer1000]));
+}
+
+const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? Number.NaN : a / b);
+
+export async function roundtrip(opts: BenchOptions) {
+  const n = opts.quick ? 200 : 1000;
+  const seconds = opts.quick ? 3 : 10;
+  const targets: TargetName[] = ['gateway', 'gateway-mosquitto', 'diy', 'pipe', 'floor'];
+  const samples = new Map<TargetName, Sample[]>(targets.map((t) => [t, []]));
+  for (const name of interleaved(targets, opts.quick ? 1 : 2)) {
+    const target = await startTarget(name);
+    const svc = target.mqttPort ? await startService(target.mqttPort) : undefined;
+    const fleet = await connectFleet(target.ocppPort, n);
+    try {
+      await upstreamRoundTrips(fleet, 1); // warm-up, discarded
+      samples.get(name)?.push(await measure(target, () => upstreamRoundTrips(fleet, seconds)));
+    } finally {
+      fleet.close();
+      await svc?.endAsync(true);
+      await target.stop();
+    }
+  }
+  const s = summarize(samples);
+  const g = s.get('gateway');
+  const d = s.get('diy');
+  const m = s.get('gateway-mosquitto');
+  const p = s.get('pipe');
+  const ratios = {
+    throughputVsDiy: ratio(g?.rps, d?.rps),
+    cpuVsDiy: ratio(g?.cpuPer1000, d?.cpuPer1000),
+    p99VsDiy: ratio(g?.p99, d?.p99),
+    mosquittoThroughputVsDiy: ratio(m?.rps, d?.rps),
+    cpuOverPipe: ratio(g?.cpuPer1000, p?.cpuPer1000) - 1,
+  };
+  const markdown = [
+    `### Round trip: ${n} CPs, each with one CALL outstanding (MeterValues with 10 samples and Heartbeat alternately), the service answering via MQTT, QoS 1, validation all; ${seconds} s per run after a 1 s warm-up, medians of ${opts.quick ? 1 : 2} interleaved runs`,
+    '',
+    roundTripTable(s),
+    '',
+    `Gateway vs DIY bridge: throughput ×${ratios.throughputVsDiy.toFixed(2)} (target ≥ 1.3), CPU per 1000 RT ×${ratios.cpuVsDiy.toFixed(2)} (target ≤ 0.7), p99 ×${ratios.p99VsDiy.toFixed(2)} (target ≤ 0.7). With external Mosquitto: throughput ×${ratios.mosquittoThroughputVsDiy.toFixed(2)} of the DIY bridge (target ≥ 2). Gateway CPU over the zero-logic pipe: ${(ratios.cpuOverPipe * 100).toFixed(0)}% (target < 15%).`,
+  ].join('\n');
+  return { markdown, json: { n, seconds, samples: Object.fromEntries(samples), summary: Object.fromEntries(s), ratios } };
+}
+
+export async function downstream(opts: BenchOptions) {
+  const n = opts.quick ? 200 : 1000;
+  const seconds = opts.quick ? 3 : 10;
+  const targets: TargetName[] = ['gateway', 'gateway-mosquitto', 'diy'];
+  const samples = new Map<TargetName, Sample[]>(targets.map((t) => [t, []]));
+  for (const name of interleaved(targets, opts.quick ? 1 : 2)) {
+    const target = await startTarget(name);
+    const fleet = await connectFleet(target.ocppPort, n);
+    try {
+      await downstreamRoundTrips(fleet, target.mqttPort, 1);
+      samples.get(name)?.push(await measure(target, () => downstreamRoundTrips(fleet, target.mqttPort, seconds)));
+    } finally {
+      fleet.close();
+      await target.stop();
+    }
+  }
+  const s = summarize(samples);
+  const markdown = [
+    `### Downstream: the service keeps one GetConfiguration CALL outstanding to each of ${n} CPs; ${seconds} s per run, medians of ${opts.quick ? 1 : 2} interleaved runs`,
+    '',
+    roundTripTable(s),
+    '',
+    `Gateway vs DIY bridge: throughput ×${ratio(s.get('gateway')?.rps, s.get('diy')?.rps).toFixed(2)}, CPU per 1000 RT ×${ratio(s.get('gateway')?.cpuPer1000, s.get('diy')?.cpuPer1000).toFixed(2)}.`,
+  ].join('\n');
+  return { markdown, json: { n, seconds, samples: Object.fromEntries(samples), summary: Object.fromEntries(s) } };
+}
+
+async function connectAndBoot(target: RunningTarget, n: number) {
+  const rss0 = rssBytes(target.pid);
+  const t0 = performance.now();
+  const fleet = await connectFleet(target.ocppPort, n, 'CP', 1000);
+  const connectedAt = performance.now();
+  if (target.mqttPort) await bootAll(fleet);
+  const bootedAt = performance.now();
+  // One round of heartbeats, as connected chargers do.
+  if (target.mqttPort) await upstreamRoundTrips(fleet, 0.5);
+  return { fleet, rss0, connectSeconds: (connectedAt - t0) / 1000, bootSeconds: (bootedAt - t0) / 1000 };
+}
+
+export async function idle(opts: BenchOptions) {
+  const n = opts.quick ? 1000 : 5000;
+  const rows: Array<Array<string | number>> = [];
+  const results: Record<string, unknown> = {};
+  for (const name of ['gateway', 'diy', 'floor'] as TargetName[]) {
+    const target = await startTarget(name);
+    const svc = target.mqttPort ? await startService(target.mqttPort) : undefined;
+    try {
+      const r = await connectAndBoot(target, n);
+      const rss = rssBytes(target.pid);
+      const perConnection = (rss - r.rss0) / n;
+      results[name] = { n, rssBaseline: r.rss0, rss, perConnectionBytes: perConnection, connectsPerSecond: n / r.connectSeconds, bootedSeconds: r.bootSeconds };
+      rows.push([name, n, (r.rss0 / 2 ** 20).toFixed(0), (rss / 2 ** 20).toFixed(0), (perConnection / 1024).toFixed(1), Math.round(n / r.connectSeconds), r.bootSeconds.toFixed(1)]);
+      r.fleet.close();
+    } finally {
+      await svc?.endAsync(true);
+      await target.stop();
+    }
+  }
+  let capacity: Record<string, unknown> | undefined;
+  if (!opts.quick) {
+    const big = 19_000;
+    const target = await startTarget('gateway');
+    const svc = await startService(target.mqttPort);
+    try {
+      const r = await connectAndBoot(target, big);
+      const rss = rssBytes(target.pid);
+      capacity = { n: big, rss, perConnectionBytes: (rss - r.rss0) / big, connectsPerSecond: big / r.connectSeconds, bootedSeconds: r.bootSeconds };
+      rows.push(['gateway (capacity)', big, (r.rss0 / 2 ** 20).toFixed(0), (rss / 2 ** 20).toFixed(0), (((rss - r.rss0) / big) / 1024).toFixed(1), Math.round(big / r.connectSeconds), r.bootSeconds.toFixed(1)]);
+      r.fleet.close();
+    } finally {
+      await svc.endAsync(true);
+      await target.stop();
+    }
+  }
+  const g = results['gateway'] as { perConnectionBytes: number } | undefined;
+  const d = results['diy'] as { perConnectionBytes: number } | undefined;
+  const markdown = [
+    `### Idle capacity: N CPs connect (1000 handshakes at a time, from 20 source addresses), BootNotification, one Heartbeat each`,
+    '',
+    table(['target', 'CPs', 'RSS before MiB', 'RSS after MiB', 'KiB per connection', 'connects/s', 'all booted after s'], rows),
+    '',
+    `Gateway memory per connection: ×${ratio(g?.perConnectionBytes, d?.perConnectionBytes).toFixed(2)} of the DIY bridge's (target ≤ 0.5).`,
+  ].join('\n');
+  return { markdown, json: { results, capacity } };
+}
+
+export async function storm(opts: BenchOptions) {
+  const n = opts.quick ? 1000 : 10_000;
+  const rows: Array<Array<string | number>> = [];
+  const results: Record<string, number> = {};
+  for (const name of ['gateway', 'diy'] as TargetName[]) {
+    const target = await startTarget(name);
+    const svc = await startService(target.mqttPort);
+    try {
+      const first = await connectFleet(target.ocppPort, n, 'CP', 1000);
+      await bootAll(first);
+      const t0 = performance.now();
+      first.close(); // every charger drops at once ...
+      const again = await connectFleet(target.ocppPort, n, 'CP', 1000); // ... and comes straight back
+      await bootAll(again);
+      const seconds = (performance.now() - t0) / 1000;
+      results[name] = seconds;
+      rows.push([name, n, seconds.toFixed(1)]);
+      again.close();
+    } finally {
+      await svc.endAsync(true);
+      await target.stop();
+    }
+  }
+  const markdown = [
+    `### Reconnect storm: ${n} booted CPs drop at once and reconnect at once (1000 handshakes in flight); time until all are booted again`,
+    '',
+    table(['target', 'CPs', 'seconds until all booted again'], rows),
+    '',
+    `Target: the gateway under 30 s.`,
+  ].join('\n');
+  return { markdown, json: { n, results } };
+}

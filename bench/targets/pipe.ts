@@ -1,0 +1,37 @@
+// The zero-logic pipe: a ws server and an in-process aedes, no OCPP logic at all. A CALL's messageId
+// and action are cut out of the text and the payload is published as is; a dn/response is framed
+// back. It measures the broker hop alone. Prints {"ready": {...}} when listening.
+import { createServer } from 'node:net';
+import { Aedes, type AedesPublishPacket } from 'aedes';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+const aedes = await Aedes.createBroker();
+const broker = createServer({ noDelay: true }, (socket) => aedes.handle(socket));
+await new Promise<void>((resolve) => broker.listen(0, '127.0.0.1', resolve));
+const sockets = new Map<string, WebSocket>();
+
+aedes.subscribe('ocpp/+/dn/#', (packet: AedesPublishPacket, done: () => void) => {
+  const [, cpId, , , , messageId] = packet.topic.split('/');
+  sockets.get(cpId as string)?.send(`[3,"${messageId}",${(packet.payload as Buffer).toString()}]`);
+  done();
+}, () => undefined);
+
+const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => 'ocpp1.6' });
+wss.on('connection', (ws, req) => {
+  const cpId = (req.url ?? '').split('/').pop() as string;
+  sockets.set(cpId, ws);
+  ws.on('close', () => sockets.delete(cpId));
+  ws.on('message', (data) => {
+    const text = data.toString();
+    // [2,"id","Action",{...}]
+    const a = text.indexOf('"') + 1;
+    const b = text.indexOf('"', a);
+    const c = text.indexOf('"', b + 1) + 1;
+    const d = text.indexOf('"', c);
+    const payload = text.slice(text.indexOf(',', d) + 1, text.lastIndexOf(']'));
+    aedes.publish({ cmd: 'publish', topic: `ocpp/${cpId}/up/request/${text.slice(c, d)}/${text.slice(a, b)}`, payload: Buffer.from(payload), qos: 1, retain: false, dup: false }, () => undefined);
+  });
+});
+await new Promise<void>((resolve) => wss.once('listening', resolve));
+process.stdout.write(`${JSON.stringify({ ready: { ocppPort: (wss.address() as { port: number }).port, mqttPort: (broker.address() as { port: number }).port } })}\n`);
+process.on('SIGTERM', () => process.exit(0));
