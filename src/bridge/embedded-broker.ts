@@ -7,6 +7,9 @@ import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { BrokerMessageHandler, BrokerPort, PublishOptions } from './broker.js';
 import { closeServer, listen } from '../transport/listen.js';
 
+const MAX_INFLIGHT = 64;
+const noop = () => undefined;
+
 export interface EmbeddedBrokerOptions {
   readonly host: string;
   readonly port: number;
@@ -35,6 +38,16 @@ export class EmbeddedBroker implements BrokerPort {
     done();
   };
   addresses: EmbeddedBrokerAddresses = { mqttPort: 0, wsPort: undefined };
+  /**
+   * Publishes in flight inside aedes, and the ones waiting. aedes's mqemitter queues emits beyond 100
+   * in flight (slow subscribers keep them in flight) and drains that queue by recursion; a burst of tens
+   * of thousands (19,000 charge points dropping at once publish two each) overflowed the stack. Keeping
+   * ours to MAX_INFLIGHT and feeding the rest from a backlog, on a fresh stack, bounds that queue.
+   */
+  #inflight = 0;
+  readonly #backlog: Array<() => void> = [];
+  #backlogHead = 0;
+  #drainScheduled = false;
 
   private constructor(aedes: Aedes, options: EmbeddedBrokerOptions) {
     this.#aedes = aedes;
@@ -80,7 +93,34 @@ export class EmbeddedBroker implements BrokerPort {
 
   publish(topic: string, payload: string, options?: PublishOptions): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: this.#qos, retain: options?.retain ?? false, dup: false }, (err) => (err ? reject(err) : resolve()));
+      const run = () => {
+        this.#inflight++;
+        this.#aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: this.#qos, retain: options?.retain ?? false, dup: false }, (err) => {
+          this.#inflight--;
+          this.#scheduleDrain();
+          if (err) reject(err);
+          else resolve();
+        });
+      };
+      if (this.#inflight < MAX_INFLIGHT && this.#backlog.length === this.#backlogHead) run();
+      else this.#backlog.push(run);
+    });
+  }
+
+  #scheduleDrain(): void {
+    if (this.#drainScheduled || this.#backlog.length === this.#backlogHead) return;
+    this.#drainScheduled = true;
+    setImmediate(() => {
+      this.#drainScheduled = false;
+      while (this.#inflight < MAX_INFLIGHT && this.#backlogHead < this.#backlog.length) {
+        const run = this.#backlog[this.#backlogHead] as () => void;
+        this.#backlog[this.#backlogHead++] = noop;
+        run();
+      }
+      if (this.#backlogHead === this.#backlog.length) {
+        this.#backlog.length = 0;
+        this.#backlogHead = 0;
+      } else this.#scheduleDrain();
     });
   }
 
