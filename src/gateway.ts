@@ -1,5 +1,6 @@
 // The composition root: builds the gateway from a frozen Config and starts it; close() is the
 // graceful shutdown of SPEC §2.
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/schema.js';
 import { buildApi } from './api/http.js';
@@ -47,6 +48,8 @@ export interface Gateway {
   /** The HTTP API (absent with api.enabled false), e.g. for inject() in tests. */
   readonly api: FastifyInstance | undefined;
   ready(): { ready: boolean; checks: Record<string, boolean> };
+  /** Resolves when the broker connection is (or becomes) `connected`. */
+  brokerState(connected: boolean): Promise<void>;
   /** SIGHUP: re-read credentials and TLS certificates. */
   reload(): Promise<void>;
   /** Graceful shutdown: close CPs with 1001, publish offline presence, flush, stop. Bounded by shutdown_timeout. */
@@ -87,6 +90,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       broker = await ExternalBroker.start({
         url: config.mqtt.url, clientId: config.mqtt.client_id, username: config.mqtt.username, password: config.mqtt.password,
         qos: config.mqtt.qos as 0 | 1 | 2, keepaliveMs: config.mqtt.keepalive, reconnectPeriodMs: config.mqtt.reconnect_period, connectTimeoutMs: 10_000,
+        reconnectMaxMs: config.mqtt.reconnect_max, reconnectJitter: config.mqtt.reconnect_jitter, protocolVersion: config.mqtt.protocol_version === '5' ? 5 : 4,
+        tls: mqttTls(config.mqtt.tls),
       });
       broker.onConnectionChange((up) => log.warn({ connected: up }, up ? 'mqtt.connected' : 'mqtt.disconnected'));
     }
@@ -119,7 +124,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       },
       brokerConnected: () => broker.isConnected(),
     });
-    const bridge = new Bridge(broker, topics, registry, log, metrics);
+    const bridge = new Bridge(broker, topics, registry, log, metrics, config.mqtt.offline_calls);
     const admission = new Admission(clock, config.ocpp.max_connect_rate, config.ocpp.connect_burst, config.ocpp.max_connections_per_address);
     const o = config.ocpp;
     const listeners: ListenerSpec[] = [];
@@ -215,11 +220,32 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await auth.reload();
       for (const srv of servers) srv.reloadTls();
     };
-    return { config, addresses, registry, metrics, api, ready, reload, close };
+    const brokerState = (connected: boolean) => new Promise<void>((resolve) => {
+      if (broker.isConnected() === connected) return resolve();
+      broker.onConnectionChange((now) => { if (now === connected) resolve(); });
+    });
+    return { config, addresses, registry, metrics, api, ready, brokerState, reload, close };
   } catch (err) {
     await cleanup();
     throw err;
   }
+}
+
+function mqttTls(t: Config['mqtt']['tls']) {
+  const read = (path: string, key: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new StartupError(`mqtt.tls.${key}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+  };
+  return {
+    rejectUnauthorized: t.reject_unauthorized,
+    ...(t.ca_file !== '' ? { ca: read(t.ca_file, 'ca_file') } : {}),
+    ...(t.cert_file !== '' ? { cert: read(t.cert_file, 'cert_file') } : {}),
+    ...(t.key_file !== '' ? { key: read(t.key_file, 'key_file') } : {}),
+    ...(t.servername !== '' ? { servername: t.servername } : {}),
+  };
 }
 
 function withTimeout(p: Promise<void>, ms: number): Promise<void> {

@@ -2,7 +2,7 @@
 // and client modes is the scale-out work; this proves the external path end to end.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chargePoint, Service, startTestGateway } from './support/harness.js';
+import { chargePoint, Service, startTestGateway, upgradeStatus } from './support/harness.js';
 import { startMosquitto } from './support/brokers.js';
 
 test('[SPEC §7] external Mosquitto: boot round trip, service CALL, presence; no embedded broker', { timeout: 20_000 }, async (t) => {
@@ -32,4 +32,43 @@ test('[SPEC §2] shutdown completes when the external broker is already gone', {
   mosq.stop();
   await gw.close();
   assert.equal(await closed, 1001);
+});
+
+test('[SPEC §7] MQTT 5: publishes about a charge point carry user properties cpId, action, protocol', { timeout: 20_000 }, async (t) => {
+  const mosq = await startMosquitto(t);
+  const { ocppUrl } = await startTestGateway(t, { 'mqtt.url': mosq.url, 'mqtt.protocol_version': '5' });
+  const svc = await Service.connect(t, mosq.url, ['ocpp/+/up/#'], { protocolVersion: 5 });
+  const props = new Promise<unknown>((resolve) => svc.client.on('message', (topic, _p, packet) => { if (topic.startsWith('ocpp/CP1/up/request/')) resolve(packet.properties?.userProperties); }));
+  const cp = await chargePoint(t, ocppUrl, 'CP1', { callTimeoutMs: 500 });
+  void cp.call('Heartbeat', {}).catch(() => undefined);
+  assert.deepEqual({ ...(await props as object) }, { cpId: 'CP1', action: 'Heartbeat', protocol: 'ocpp1.6' });
+});
+
+test('[SPEC §5, §7] broker outage: not ready, new CPs 503, CALLs refused with broker_unavailable; after the restart subscriptions are back', { timeout: 30_000 }, async (t) => {
+  const mosq = await startMosquitto(t);
+  const { gw, ocppUrl } = await startTestGateway(t, { 'mqtt.url': mosq.url, 'mqtt.reconnect_period': '100ms', 'mqtt.reconnect_max': '200ms' });
+  const cp = await chargePoint(t, ocppUrl, 'CP1');
+  cp.handle('Reset', async () => ({ status: 'Accepted' }));
+  mosq.stop();
+  await gw.brokerState(false);
+  assert.equal((await gw.api?.inject('/readyz'))?.statusCode, 503);
+  assert.deepEqual((await gw.api?.inject('/readyz'))?.json(), { status: 'not_ready', checks: { ocpp_listener: true, broker: false } });
+  assert.deepEqual(await upgradeStatus(`${ocppUrl}/CP2`, ['ocpp1.6']), { status: 503, reason: 'not_ready' });
+  await assert.rejects(cp.call('Heartbeat', {}), (err: Error & { rpcErrorCode?: string; details?: { gateway?: { reason?: string } } }) => {
+    assert.equal(err.rpcErrorCode, 'InternalError');
+    assert.equal(err.details?.gateway?.reason, 'broker_unavailable');
+    return true;
+  });
+  // The broker comes back on the same port: the gateway reconnects and restores CP1's subscription.
+  const again = await startMosquitto(t, '', mosq.port);
+  await gw.brokerState(true);
+  assert.equal((await gw.api?.inject('/readyz'))?.statusCode, 200);
+  const svc = await Service.connect(t, again.url);
+  await svc.publish('ocpp/CP1/dn/request/Reset/after-restart', { type: 'Soft' });
+  assert.deepEqual((await svc.waitFor('ocpp/CP1/up/response/Reset/after-restart')).json, { status: 'Accepted' });
+});
+
+test('[SPEC §7] an external broker that refuses the connection stops the start with one line', { timeout: 20_000 }, async (t) => {
+  const mosq = await startMosquitto(t, 'allow_anonymous false\n');
+  await assert.rejects(startTestGateway(t, { 'mqtt.url': mosq.url }), /refused the connection/);
 });

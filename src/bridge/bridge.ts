@@ -21,7 +21,10 @@ export class Bridge {
   #pending = 0;
   #drained: Array<() => void> = [];
 
-  constructor(broker: BrokerPort, topics: TopicLayout, registry: Registry<Connection>, log: Logger, metrics: Metrics) {
+  readonly #offlineCalls: 'reject' | 'queue';
+
+  constructor(broker: BrokerPort, topics: TopicLayout, registry: Registry<Connection>, log: Logger, metrics: Metrics, offlineCalls: 'reject' | 'queue' = 'reject') {
+    this.#offlineCalls = offlineCalls;
     this.#broker = broker;
     this.#topics = topics;
     this.#registry = registry;
@@ -56,11 +59,15 @@ export class Bridge {
 
   publishUp(conn: Connection, type: MessageKind, action: string, messageId: string, payloadText: string, gatewayReason?: GatewayErrorReason): Promise<void> {
     if (gatewayReason !== undefined) this.#metrics.gatewayError(gatewayReason);
-    return this.#publish(this.#topics.up(conn.cpId, type, action, messageId, conn.protocol), payloadText, false);
+    // [SPEC §5] a CP CALL is never reported as delivered when the broker cannot take it.
+    if (type === 'request' && this.#offlineCalls === 'reject' && !this.#broker.isConnected()) {
+      return Promise.reject(new Error('the MQTT broker is not connected'));
+    }
+    return this.#publish(this.#topics.up(conn.cpId, type, action, messageId, conn.protocol), payloadText, false, { cpId: conn.cpId, action, protocol: conn.protocol });
   }
 
   publishEvent(cpId: string, event: 'connected' | 'disconnected' | 'rejected', body: object, protocol = ''): Promise<void> {
-    return this.#publish(this.#topics.event(cpId, event, protocol), JSON.stringify(body), false);
+    return this.#publish(this.#topics.event(cpId, event, protocol), JSON.stringify(body), false, { cpId, protocol });
   }
 
   publishRejected(conn: { cpId: string; protocol: string }, reason: RejectedReason, detail: string, messageId?: string, action?: string): void {
@@ -80,11 +87,11 @@ export class Bridge {
     return this.#pending === 0 ? Promise.resolve() : new Promise((resolve) => this.#drained.push(resolve));
   }
 
-  async #publish(topic: string, payload: string, retain: boolean): Promise<void> {
+  async #publish(topic: string, payload: string, retain: boolean, userProperties?: Record<string, string>): Promise<void> {
     this.#pending++;
     const started = performance.now();
     try {
-      await this.#broker.publish(topic, payload, { retain });
+      await this.#broker.publish(topic, payload, userProperties ? { retain, userProperties } : { retain });
       this.#metrics.publishResult(true, (performance.now() - started) / 1000);
     } catch (err) {
       this.#metrics.publishResult(false, 0);

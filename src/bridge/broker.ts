@@ -1,6 +1,8 @@
 // The broker port: what the gateway needs from MQTT, whichever broker is behind it.
 export interface PublishOptions {
   readonly retain?: boolean;
+  /** MQTT 5 user properties (sent only where the connection speaks MQTT 5). */
+  readonly userProperties?: Readonly<Record<string, string>>;
 }
 
 export type BrokerMessageHandler = (topic: string, payload: Buffer) => void;

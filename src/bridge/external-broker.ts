@@ -15,6 +15,10 @@ export interface ExternalBrokerOptions {
   readonly qos: 0 | 1 | 2;
   readonly keepaliveMs: number;
   readonly reconnectPeriodMs: number;
+  readonly reconnectMaxMs: number;
+  readonly reconnectJitter: number;
+  readonly protocolVersion: 4 | 5;
+  readonly tls: { readonly ca?: Buffer; readonly cert?: Buffer; readonly key?: Buffer; readonly servername?: string; readonly rejectUnauthorized: boolean };
   /** How long start() waits for the first CONNACK. */
   readonly connectTimeoutMs: number;
 }
@@ -24,14 +28,25 @@ export class ExternalBroker implements BrokerPort {
   readonly #client: MqttClient;
   readonly #qos: 0 | 1 | 2;
   readonly #listeners: Array<(connected: boolean) => void> = [];
+  readonly #v5: boolean;
   #connected = false;
 
-  private constructor(client: MqttClient, qos: 0 | 1 | 2) {
+  private constructor(client: MqttClient, o: ExternalBrokerOptions) {
     this.#client = client;
-    this.#qos = qos;
+    this.#qos = o.qos;
+    this.#v5 = o.protocolVersion === 5;
+    let delay = o.reconnectPeriodMs;
     client.on('connect', () => {
       (client.stream as Partial<Socket>).setNoDelay?.(true);
+      delay = o.reconnectPeriodMs;
+      client.options.reconnectPeriod = delay;
       this.#setConnected(true);
+    });
+    // Capped exponential backoff with jitter: MQTT.js reads reconnectPeriod when it schedules the next
+    // attempt, so each failure sets the delay of the attempt after it.
+    client.on('close', () => {
+      delay = Math.min(o.reconnectMaxMs, delay * 2);
+      client.options.reconnectPeriod = Math.max(100, Math.round(delay * (1 - o.reconnectJitter * Math.random())));
     });
     for (const event of ['close', 'offline', 'disconnect'] as const) client.on(event, () => this.#setConnected(false));
     client.on('error', () => undefined); // reported through the connection state; MQTT.js reconnects
@@ -52,8 +67,14 @@ export class ExternalBroker implements BrokerPort {
       reconnectPeriod: o.reconnectPeriodMs,
       connectTimeout: o.connectTimeoutMs,
       clean: true,
+      protocolVersion: o.protocolVersion,
+      rejectUnauthorized: o.tls.rejectUnauthorized,
+      ...(o.tls.ca ? { ca: o.tls.ca } : {}),
+      ...(o.tls.cert ? { cert: o.tls.cert } : {}),
+      ...(o.tls.key ? { key: o.tls.key } : {}),
+      ...(o.tls.servername ? { servername: o.tls.servername } : {}),
     });
-    const broker = new ExternalBroker(client, o.qos);
+    const broker = new ExternalBroker(client, o);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         client.end(true);
@@ -63,12 +84,21 @@ export class ExternalBroker implements BrokerPort {
         clearTimeout(timer);
         resolve();
       });
+      client.once('error', (err: Error & { code?: number | string }) => {
+        // A refused CONNECT (bad credentials, unsupported protocol version) will not get better by retrying.
+        if (typeof err.code === 'number') {
+          clearTimeout(timer);
+          client.end(true);
+          reject(new StartupError(`external MQTT broker ${o.url} (mqtt.url) refused the connection: ${err.message}`));
+        }
+      });
     });
     return broker;
   }
 
   async publish(topic: string, payload: string, options?: PublishOptions): Promise<void> {
-    await this.#client.publishAsync(topic, payload, { qos: this.#qos, retain: options?.retain ?? false });
+    const properties = this.#v5 && options?.userProperties ? { properties: { userProperties: { ...options.userProperties } } } : {};
+    await this.#client.publishAsync(topic, payload, { qos: this.#qos, retain: options?.retain ?? false, ...properties });
   }
 
   async subscribe(filter: string): Promise<void> {

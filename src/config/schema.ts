@@ -117,7 +117,21 @@ export const configSchema = z
         qos: int(1, 0, 2, 'QoS of every publish the gateway makes (subscriptions use QoS 1).'),
         mountpoint: str('ocpp/', 'Prefix of every topic the gateway publishes or subscribes.'),
         keepalive: duration('60s', 'MQTT keepalive towards an external broker.'),
-        reconnect_period: duration('1s', 'Delay before reconnecting to an external broker.'),
+        reconnect_period: duration('1s', 'First delay before reconnecting to an external broker; it doubles on each failed attempt up to reconnect_max.'),
+        reconnect_max: duration('30s', 'Longest delay between reconnect attempts.'),
+        reconnect_jitter: z.number().min(0).max(1).or(z.string().transform(Number).pipe(z.number().min(0).max(1))).prefault(0.3).meta({ description: 'Random share taken off each delay (0 to 1), so that many gateways do not reconnect in step.', 'x-type': 'number 0–1' }),
+        protocol_version: oneOf(['3.1.1', '5'], '3.1.1', 'MQTT version towards an external broker. With 5, every publish about a charge point carries user properties cpId, action and protocol.'),
+        offline_calls: oneOf(['reject', 'queue'], 'reject', 'A charge point CALL while the external broker is unreachable: reject = CALLERROR InternalError at once (gateway reason broker_unavailable), nothing published; queue = held by the MQTT client and published after the reconnect (the charge point waits, up to upstream.awaiting_timeout).'),
+        tls: section(
+          {
+            ca_file: str('', 'CA certificates (PEM) that sign the broker\'s certificate (mqtts://, wss://); empty = the system\'s.'),
+            cert_file: str('', 'Client certificate (PEM) for brokers that authenticate clients by certificate.'),
+            key_file: str('', 'Key of the client certificate (PEM).'),
+            servername: str('', 'TLS server name (SNI and certificate check) when it differs from the URL\'s host.'),
+            reject_unauthorized: bool(true, 'Refuse a broker whose certificate does not verify. Turn off only for tests.'),
+          },
+          'TLS towards an external broker.',
+        ),
         embedded: section(
           {
             host: str('0.0.0.0', 'Address the embedded broker binds to (TCP and WebSocket).'),

@@ -20,11 +20,11 @@ export function findBinary(name: string): string | undefined {
 }
 
 /** Starts Mosquitto on a free port; resolves once it listens. */
-export async function startMosquitto(t: TestContext, extraConfig = ''): Promise<{ url: string; port: number; stop: () => void }> {
+export async function startMosquitto(t: TestContext, extraConfig = '', fixedPort?: number): Promise<{ url: string; port: number; stop: () => void }> {
   const bin = findBinary('mosquitto');
   if (bin === undefined) throw new Error('mosquitto is not installed (.ci/run installs it with apt-get)');
   const dir = mkdtempSync(join(tmpdir(), 'ocpp-gw-mosq-'));
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const conf = join(dir, 'mosquitto.conf');
   writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\n${extraConfig}`);
   const child = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
