@@ -1,6 +1,8 @@
 // The composition root: builds the gateway from a frozen Config and starts it; close() is the
 // graceful shutdown of SPEC §2.
 import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/schema.js';
 import { buildApi } from './api/http.js';
@@ -156,6 +158,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     cleanups.push(() => {
       listening = false;
     });
+    if (config.mqtt.url !== '') {
+      // Several instances on one broker: a charge point that reconnects elsewhere is closed here.
+      const instanceId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+      await bridge.enableTakeover(instanceId, (cpId, connectedAt, by) => {
+        for (const srv of servers) srv.takeOver(cpId, connectedAt, by);
+      });
+    }
 
     const ready = () => {
       const checks = { ocpp_listener: listening, broker: broker.isConnected() };

@@ -72,3 +72,32 @@ test('[SPEC §7] an external broker that refuses the connection stops the start 
   const mosq = await startMosquitto(t, 'allow_anonymous false\n');
   await assert.rejects(startTestGateway(t, { 'mqtt.url': mosq.url }), /refused the connection/);
 });
+
+test('[SPEC §7] two instances on one broker: CP1 moves from A to B; A closes its socket; downstream reaches CP1 on B exactly once', { timeout: 30_000 }, async (t) => {
+  const mosq = await startMosquitto(t);
+  const a = await startTestGateway(t, { 'mqtt.url': mosq.url });
+  const b = await startTestGateway(t, { 'mqtt.url': mosq.url });
+  const svc = await Service.connect(t, mosq.url);
+  const onA = await chargePoint(t, a.ocppUrl, 'CP1');
+  await svc.waitFor((m) => m.topic === 'ocpp/CP1/status' && (m.json as { online: boolean }).online);
+  const aClosed = new Promise<{ code: number; reason: string }>((resolve) => onA.once('close', (e: { code: number; reason: Buffer | string }) => resolve({ code: e.code, reason: String(e.reason) })));
+  const onB = await chargePoint(t, b.ocppUrl, 'CP1');
+  const calls: string[] = [];
+  onB.handle('DataTransfer', async ({ messageId }) => {
+    calls.push(String(messageId));
+    return { status: 'Accepted' };
+  });
+  assert.deepEqual(await aClosed, { code: 1000, reason: 'replaced' });
+  while (a.gw.registry.size > 0) await new Promise((r) => setImmediate(r));
+  for (const id of ['m1', 'm2', 'm3']) await svc.publish(`ocpp/CP1/dn/request/DataTransfer/${id}`, { vendorId: 'x' });
+  for (const id of ['m1', 'm2', 'm3']) await svc.waitFor(`ocpp/CP1/up/response/DataTransfer/${id}`);
+  // A barrier through B: once this answer is back, any duplicate of m1..m3 would have arrived too.
+  await svc.publish('ocpp/CP1/dn/request/DataTransfer/barrier', { vendorId: 'x' });
+  await svc.waitFor('ocpp/CP1/up/response/DataTransfer/barrier');
+  assert.deepEqual(calls, ['m1', 'm2', 'm3', 'barrier']);
+  assert.deepEqual(svc.topics('ocpp/CP1/up/').filter((x) => !x.includes('/response/')), [], 'no gateway errors (not_connected) from A');
+  const presence = svc.received.filter((m) => m.topic === 'ocpp/CP1/status').map((m) => (m.json as { online: boolean }).online);
+  assert.equal(presence.at(-1), true, 'A\'s teardown did not mark CP1 offline');
+  const disconnected = await svc.waitFor('ocpp/CP1/event/disconnected');
+  assert.equal((disconnected.json as { reason: string }).reason, 'replaced');
+});

@@ -22,6 +22,10 @@ export class Bridge {
   #drained: Array<() => void> = [];
 
   readonly #offlineCalls: 'reject' | 'queue';
+  /** Several instances on one broker: who we are, and cpIds another instance took over recently. */
+  #instanceId: string | undefined;
+  readonly #takenOver = new Map<string, number>();
+  #onTakeover: (cpId: string, connectedAt: number, instanceId: string) => void = () => undefined;
 
   constructor(broker: BrokerPort, topics: TopicLayout, registry: Registry<Connection>, log: Logger, metrics: Metrics, offlineCalls: 'reject' | 'queue' = 'reject') {
     this.#offlineCalls = offlineCalls;
@@ -66,7 +70,7 @@ export class Bridge {
     return this.#publish(this.#topics.up(conn.cpId, type, action, messageId, conn.protocol), payloadText, false, { cpId: conn.cpId, action, protocol: conn.protocol });
   }
 
-  publishEvent(cpId: string, event: 'connected' | 'disconnected' | 'rejected', body: object, protocol = ''): Promise<void> {
+  publishEvent(cpId: string, event: 'connected' | 'disconnected' | 'rejected' | 'takeover', body: object, protocol = ''): Promise<void> {
     return this.#publish(this.#topics.event(cpId, event, protocol), JSON.stringify(body), false, { cpId, protocol });
   }
 
@@ -80,6 +84,28 @@ export class Bridge {
   /** The retained presence topic. [SPEC §4] */
   publishPresence(cpId: string, online: boolean, protocol: string, since: number): Promise<void> {
     return this.#publish(this.#topics.status(cpId, protocol), JSON.stringify({ online, protocol, since: new Date(since).toISOString() }), true);
+  }
+
+  /**
+   * Cluster mode (external broker): listen for other instances taking over charge points, and
+   * announce our own connections. [SPEC §7] The topic is the event topic with event "takeover".
+   */
+  async enableTakeover(instanceId: string, onTakeover: (cpId: string, connectedAt: number, instanceId: string) => void): Promise<void> {
+    this.#instanceId = instanceId;
+    this.#onTakeover = onTakeover;
+    await this.#broker.subscribe(this.#topics.eventFilter('takeover'));
+  }
+
+  announceTakeover(conn: Connection): void {
+    if (this.#instanceId === undefined) return;
+    const body = { cpId: conn.cpId, instanceId: this.#instanceId, connectedAt: conn.connectedAt };
+    this.#publish(this.#topics.event(conn.cpId, 'takeover', conn.protocol), JSON.stringify(body), false).catch(() => undefined);
+  }
+
+  /** A charge point now served by another instance: its downstream messages are that instance's. */
+  markTakenOver(cpId: string, now: number): void {
+    this.#takenOver.set(cpId, now + 60_000);
+    if (this.#takenOver.size > 10_000) for (const [id, until] of this.#takenOver) if (until < now) this.#takenOver.delete(id);
   }
 
   /** Resolves when every publish started so far has finished. */
@@ -106,6 +132,18 @@ export class Bridge {
   }
 
   #onMessage(topic: string, payload: Buffer): void {
+    if (this.#instanceId !== undefined) {
+      const takeover = this.#topics.parseEvent(topic, 'takeover');
+      if (takeover !== undefined) {
+        try {
+          const b = JSON.parse(payload.toString('utf8')) as { instanceId?: unknown; connectedAt?: unknown };
+          if (typeof b.instanceId === 'string' && b.instanceId !== this.#instanceId && typeof b.connectedAt === 'number') this.#onTakeover(takeover, b.connectedAt, b.instanceId);
+        } catch {
+          this.#log.warn({ topic }, 'cluster.bad_takeover');
+        }
+        return;
+      }
+    }
     const dn = this.#topics.parseDn(topic);
     if (dn === undefined) {
       this.#log.debug({ topic }, 'mqtt.unroutable');
@@ -115,6 +153,12 @@ export class Bridge {
     const conn = this.#registry.get(dn.cpId);
     if (conn !== undefined) {
       conn.fromService(message);
+      return;
+    }
+    // Another instance serves this charge point now and received the same message: not ours to answer.
+    const takenOverUntil = this.#takenOver.get(dn.cpId);
+    if (takenOverUntil !== undefined && takenOverUntil > Date.now()) {
+      this.#log.debug({ cpId: dn.cpId, topic }, 'cluster.message_for_other_instance');
       return;
     }
     // Subscribed but the connection is already gone (a race with its teardown).

@@ -108,8 +108,32 @@ export class TopicLayout {
     return render(this.#up, { cpId, type, action, messageId, protocol });
   }
 
-  event(cpId: string, event: 'connected' | 'disconnected' | 'rejected', protocol = ''): string {
+  event(cpId: string, event: 'connected' | 'disconnected' | 'rejected' | 'takeover', protocol = ''): string {
     return render(this.#event, { cpId, event, protocol });
+  }
+
+  /** A filter for one event of every charge point ("ocpp/+/event/takeover"). */
+  eventFilter(event: string): string {
+    return this.#event
+      .map((level) => (level.length === 1 && level[0] !== undefined && 'placeholder' in level[0] ? (level[0].placeholder === 'event' ? event : '+') : level.map((p) => ('literal' in p ? p.literal : '+')).join('')))
+      .join('/');
+  }
+
+  /** The cpId of an event topic for `event`, or undefined. */
+  parseEvent(topic: string, event: string): string | undefined {
+    const parts = topic.split('/');
+    if (parts.length !== this.#event.length) return undefined;
+    let cpId: string | undefined;
+    for (let i = 0; i < parts.length; i++) {
+      const level = this.#event[i] as Level;
+      const first = level[0];
+      const part = parts[i] as string;
+      if (level.length === 1 && first !== undefined && 'placeholder' in first) {
+        if (first.placeholder === 'event' && part !== event) return undefined;
+        if (first.placeholder === 'cpId') cpId = decodeLevel(part);
+      } else if (part !== level.map((p) => ('literal' in p ? p.literal : '')).join('')) return undefined;
+    }
+    return cpId;
   }
 
   status(cpId: string, protocol = ''): string {

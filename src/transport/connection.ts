@@ -134,6 +134,9 @@ export class Connection {
     this.#run(this.channel.handle({ kind: 'service', message }, this.#host.clock.now()));
   }
 
+  /** Set when another gateway instance took this charge point over: its teardown leaves presence alone. */
+  takenOverElsewhere = false;
+
   /** Closes from the gateway's side with the registry's code for `reason`. */
   close(reason: Exclude<CloseReason, 'closed_by_cp'>): void {
     if (this.#closed) return;

@@ -368,6 +368,17 @@ export class OcppServer {
     const connectedAt = new Date(conn.connectedAt).toISOString();
     bridge.publishEvent(conn.cpId, 'connected', { cpId: conn.cpId, protocol: conn.protocol, remoteAddress: conn.remoteAddress, username: conn.username ?? null, connectedAt }, conn.protocol).catch(() => undefined);
     bridge.publishPresence(conn.cpId, true, conn.protocol, conn.connectedAt).catch(() => undefined);
+    bridge.announceTakeover(conn);
+  }
+
+  /** Another instance accepted this charge point more recently: close ours, fenced. [SPEC §7] */
+  takeOver(cpId: string, connectedAt: number, instanceId: string): void {
+    const conn = this.#d.registry.get(cpId);
+    this.#d.bridge.markTakenOver(cpId, this.#d.clock.now());
+    if (conn === undefined || conn.connectedAt > connectedAt) return;
+    this.#d.log.info({ cpId, by: instanceId }, 'cluster.taken_over');
+    conn.takenOverElsewhere = true;
+    conn.close('replaced');
   }
 
   #onTeardown(conn: Connection, reason: string, code: number): void {
@@ -379,8 +390,9 @@ export class OcppServer {
     const now = clock.now();
     log.info({ cpId: conn.cpId, reason, code }, 'cp.disconnected');
     bridge.publishEvent(conn.cpId, 'disconnected', { cpId: conn.cpId, protocol: conn.protocol, reason, code, disconnectedAt: new Date(now).toISOString() }, conn.protocol).catch(() => undefined);
-    // The fence: only the current connection may mark the charge point offline.
-    if (wasCurrent) bridge.publishPresence(conn.cpId, false, conn.protocol, now).catch(() => undefined);
+    // The fence: only the current connection may mark the charge point offline, and not when another
+    // instance serves it now.
+    if (wasCurrent && !conn.takenOverElsewhere) bridge.publishPresence(conn.cpId, false, conn.protocol, now).catch(() => undefined);
   }
 
   /**
