@@ -39,3 +39,24 @@ export async function startMosquitto(t: TestContext, extraConfig = '', fixedPort
   });
   return { url: `mqtt://127.0.0.1:${port}`, port, stop: () => child.kill('SIGKILL') };
 }
+
+/** Starts nats-server with its MQTT listener (needs JetStream) on free ports; resolves once it listens. */
+export async function startNats(t: TestContext): Promise<{ url: string; port: number; stop: () => void }> {
+  const bin = findBinary('nats-server');
+  if (bin === undefined) throw new Error('nats-server is not installed (.ci/run installs it with apt-get)');
+  const dir = mkdtempSync(join(tmpdir(), 'ocpp-gw-nats-'));
+  const [natsPort, port] = [await freePort(), await freePort()];
+  const conf = join(dir, 'nats.conf');
+  writeFileSync(conf, `listen: 127.0.0.1:${natsPort}\nserver_name: ocpp_gw_test\njetstream { store_dir: "${join(dir, 'js')}" }\nmqtt { listen: 127.0.0.1:${port} }\n`);
+  const child = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  defer(t, () => child.kill('SIGKILL'));
+  await new Promise<void>((resolve, reject) => {
+    let log = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      log += d.toString();
+      if (log.includes(`Listening for MQTT clients on mqtt://127.0.0.1:${port}`)) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`nats-server exited with ${code}: ${log}`)));
+  });
+  return { url: `mqtt://127.0.0.1:${port}`, port, stop: () => child.kill('SIGKILL') };
+}
