@@ -60,3 +60,4 @@ export async function startNats(t: TestContext): Promise<{ url: string; port: nu
   });
   return { url: `mqtt://127.0.0.1:${port}`, port, stop: () => child.kill('SIGKILL') };
 }
+
