@@ -13,6 +13,7 @@ import { Bridge } from './bridge/bridge.js';
 import { EmbeddedBroker } from './bridge/embedded-broker.js';
 import { ExternalBroker } from './bridge/external-broker.js';
 import { TopicLayout } from './bridge/topics.js';
+import { Emqx5Format, TopicFormat } from './bridge/message-format.js';
 import { createLogger, type Logger } from './obs/log.js';
 import { Metrics } from './obs/metrics.js';
 import { bundledSchemas } from './validation/schema-source.js';
@@ -126,7 +127,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       },
       brokerConnected: () => broker.isConnected(),
     });
-    const bridge = new Bridge(broker, topics, registry, log, metrics, config.mqtt.offline_calls);
+    const format = config.topics.preset === 'emqx5' ? new Emqx5Format(config.mqtt.mountpoint) : new TopicFormat(topics);
+    const bridge = new Bridge(broker, topics, format, registry, log, metrics, config.mqtt.offline_calls);
     const admission = new Admission(clock, config.ocpp.max_connect_rate, config.ocpp.connect_burst, config.ocpp.max_connections_per_address);
     const o = config.ocpp;
     const listeners: ListenerSpec[] = [];

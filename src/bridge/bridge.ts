@@ -10,10 +10,12 @@ import type { Metrics } from '../obs/metrics.js';
 import { performance } from 'node:perf_hooks';
 import type { BrokerPort } from './broker.js';
 import type { TopicLayout } from './topics.js';
+import type { MessageFormat } from './message-format.js';
 
 export class Bridge {
   readonly #broker: BrokerPort;
   readonly #topics: TopicLayout;
+  readonly #format: MessageFormat;
   readonly #registry: Registry<Connection>;
   readonly #log: Logger;
   readonly #metrics: Metrics;
@@ -27,7 +29,8 @@ export class Bridge {
   readonly #takenOver = new Map<string, number>();
   #onTakeover: (cpId: string, connectedAt: number, instanceId: string) => void = () => undefined;
 
-  constructor(broker: BrokerPort, topics: TopicLayout, registry: Registry<Connection>, log: Logger, metrics: Metrics, offlineCalls: 'reject' | 'queue' = 'reject') {
+  constructor(broker: BrokerPort, topics: TopicLayout, format: MessageFormat, registry: Registry<Connection>, log: Logger, metrics: Metrics, offlineCalls: 'reject' | 'queue' = 'reject') {
+    this.#format = format;
     this.#offlineCalls = offlineCalls;
     this.#broker = broker;
     this.#topics = topics;
@@ -43,7 +46,7 @@ export class Bridge {
     this.#subscriptions.set(cpId, count + 1);
     if (count === 0) {
       try {
-        await this.#broker.subscribe(this.#topics.dnFilter(cpId));
+        await this.#broker.subscribe(this.#format.dnFilter(cpId));
       } catch (err) {
         this.release(cpId);
         throw err;
@@ -58,7 +61,7 @@ export class Bridge {
       return;
     }
     this.#subscriptions.delete(cpId);
-    this.#broker.unsubscribe(this.#topics.dnFilter(cpId)).catch((err: unknown) => this.#log.warn({ cpId, err: String(err) }, 'mqtt.unsubscribe_failed'));
+    this.#broker.unsubscribe(this.#format.dnFilter(cpId)).catch((err: unknown) => this.#log.warn({ cpId, err: String(err) }, 'mqtt.unsubscribe_failed'));
   }
 
   publishUp(conn: Connection, type: MessageKind, action: string, messageId: string, payloadText: string, gatewayReason?: GatewayErrorReason): Promise<void> {
@@ -67,7 +70,8 @@ export class Bridge {
     if (type === 'request' && this.#offlineCalls === 'reject' && !this.#broker.isConnected()) {
       return Promise.reject(new Error('the MQTT broker is not connected'));
     }
-    return this.#publish(this.#topics.up(conn.cpId, type, action, messageId, conn.protocol), payloadText, false, { cpId: conn.cpId, action, protocol: conn.protocol });
+    const out = this.#format.up(conn.cpId, type, action, messageId, conn.protocol, payloadText);
+    return this.#publish(out.topic, out.payload, false, { cpId: conn.cpId, action, protocol: conn.protocol });
   }
 
   publishEvent(cpId: string, event: 'connected' | 'disconnected' | 'rejected' | 'takeover', body: object, protocol = ''): Promise<void> {
@@ -144,12 +148,18 @@ export class Bridge {
         return;
       }
     }
-    const dn = this.#topics.parseDn(topic);
+    const dn = this.#format.parseDn(topic, payload);
     if (dn === undefined) {
       this.#log.debug({ topic }, 'mqtt.unroutable');
       return;
     }
-    const message = { type: dn.type, action: dn.action, messageId: dn.messageId, payloadText: payload.toString('utf8') };
+    if ('invalid' in dn) {
+      this.#log.info({ cpId: dn.cpId, topic, detail: dn.invalid }, 'mqtt.invalid_envelope');
+      if (dn.messageId !== undefined) this.#gatewayError(dn.cpId, dn.action ?? 'unknown', dn.messageId, 'invalid_payload', dn.invalid, 'FormationViolation');
+      else this.#metrics.gatewayError('invalid_payload');
+      return;
+    }
+    const message = dn.message;
     const conn = this.#registry.get(dn.cpId);
     if (conn !== undefined) {
       conn.fromService(message);
@@ -162,10 +172,14 @@ export class Bridge {
       return;
     }
     // Subscribed but the connection is already gone (a race with its teardown).
-    if (dn.type === 'request' || dn.type === 'response' || dn.type === 'error') {
-      const body = JSON.stringify({ errorCode: 'GenericError', errorDescription: 'the charge point is not connected', errorDetails: { gateway: { reason: 'not_connected' } } });
-      this.#metrics.gatewayError('not_connected');
-      this.#publish(this.#topics.up(dn.cpId, 'error', dn.action, dn.messageId, ''), body, false).catch(() => undefined);
+    if (message.type === 'request' || message.type === 'response' || message.type === 'error') {
+      this.#gatewayError(dn.cpId, message.action, message.messageId, 'not_connected', 'the charge point is not connected', 'GenericError');
     }
+  }
+
+  #gatewayError(cpId: string, action: string, messageId: string, reason: GatewayErrorReason, description: string, errorCode: string): void {
+    this.#metrics.gatewayError(reason);
+    const out = this.#format.up(cpId, 'error', action, messageId, '', JSON.stringify({ errorCode, errorDescription: description, errorDetails: { gateway: { reason } } }));
+    this.#publish(out.topic, out.payload, false).catch(() => undefined);
   }
 }

@@ -147,7 +147,7 @@ export const configSchema = z
     ),
     topics: section(
       {
-        preset: oneOf(['default'], 'default', 'Topic layout preset.'),
+        preset: oneOf(['default', 'emqx5'], 'default', 'default: the layout below (type, action and messageId as topic levels). emqx5: the EMQX 5 OCPP gateway\'s layout for users migrating from EMQX — cp/{cpId} (CALLs from charge points), cp/{cpId}/Reply (their replies, and gateway errors), cs/{cpId} (everything to charge points), with envelope payloads {MessageTypeId, UniqueId, Action, Payload | ErrorCode, ErrorDescription, ErrorDetails}; up and dn are then not used, event and status are.'),
         up: str('${cpId}/up/${type}/${action}/${messageId}', 'Template of topics for messages from a charge point (after the mountpoint).'),
         dn: str('${cpId}/dn/${type}/${action}/${messageId}', 'Template of topics for messages to a charge point (after the mountpoint). ${type}, ${action} and ${messageId} must each fill a whole topic level.'),
         event: str('${cpId}/event/${event}', 'Template of connection event topics.'),
