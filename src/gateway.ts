@@ -1,6 +1,5 @@
 // The composition root: builds the gateway from a frozen Config and starts it; close() is the
 // graceful shutdown of SPEC §2.
-import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
@@ -25,6 +24,7 @@ import { StartupError } from './transport/listen.js';
 import { MessageChecks } from './validation/checks.js';
 import { OcppServer, type ListenerSpec } from './transport/ocpp-server.js';
 import { Admission } from './transport/admission.js';
+import { readKeyFile } from './transport/tls.js';
 import { HttpAuthProvider } from './auth/http-provider.js';
 
 export interface GatewayOptions {
@@ -245,9 +245,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 function mqttTls(t: Config['mqtt']['tls']) {
   const read = (path: string, key: string) => {
     try {
-      return readFileSync(path);
+      return readKeyFile(path, `mqtt.tls.${key}`);
     } catch (err) {
-      throw new StartupError(`mqtt.tls.${key}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+      throw new StartupError((err as Error).message);
     }
   };
   return {

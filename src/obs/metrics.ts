@@ -27,6 +27,7 @@ export class Metrics {
   readonly #validation: Counter<'direction' | 'code'>;
   readonly #timeouts: Counter<'direction'>;
   readonly #queueDrops: Counter;
+  readonly #counted: Counter<'what'>;
   readonly #publishes: Counter<'result'>;
   readonly #roundTrip: Histogram<'direction' | 'action'>;
   readonly #publishLatency: Histogram;
@@ -49,6 +50,7 @@ export class Metrics {
     this.#validation = counter('validation_failures_total', 'Payloads that failed their schema, by direction and OCPP error code.', ['direction', 'code']);
     this.#timeouts = counter('timeouts_total', 'CALLs that got no answer in time: upstream (service too slow) and dnstream (charge point too slow).', ['direction']);
     this.#queueDrops = counter('queue_drops_total', 'Service CALLs refused because the charge point\'s queue was full.');
+    this.#counted = counter('flow_events_total', 'concurrent_forwarded: a CP CALL forwarded while another of its CALLs was pending (upstream.concurrent_calls forward); retransmission: a downstream CALL re-sent (dnstream.max_retries).', ['what']);
     this.#publishes = counter('mqtt_publishes_total', 'Publishes to the broker, by result.', ['result']);
     this.#roundTrip = new Histogram({
       name: 'ocpp_gateway_round_trip_seconds',
@@ -85,6 +87,7 @@ export class Metrics {
   rejected(reason: string): void { this.#rejected.inc({ reason }); }
   validationFailure(direction: Direction, code: string): void { this.#validation.inc({ direction, code }); }
   timeout(direction: Direction): void { this.#timeouts.inc({ direction }); }
+  counted(what: 'concurrent_forwarded' | 'retransmission'): void { this.#counted.inc({ what }); }
   publishResult(ok: boolean, seconds: number): void {
     if (ok) {
       this.#publishOk ??= this.#publishes.labels({ result: 'ok' });

@@ -59,6 +59,8 @@ export type ChannelAction =
   | { readonly kind: 'frame_in'; readonly type: MessageKind | 'malformed'; readonly action: string }
   | { readonly kind: 'round_trip'; readonly direction: Direction; readonly action: string; readonly ms: number }
   | { readonly kind: 'timeout'; readonly direction: Direction }
+  /** For counters: a second CP CALL forwarded while one was pending; a downstream CALL re-sent. */
+  | { readonly kind: 'counted'; readonly what: 'concurrent_forwarded' | 'retransmission' }
   | {
       readonly kind: 'publish';
       readonly type: MessageKind;
@@ -97,8 +99,6 @@ export class Channel {
   #badCount = 0;
   #badWindowStart = 0;
   #closed = false;
-  /** Counters the API and metrics read. */
-  readonly counters = { concurrentForwarded: 0, badFrames: 0, upstreamTimeouts: 0, downstreamTimeouts: 0, retransmissions: 0 };
 
   constructor(options: ChannelOptions) {
     this.#o = options;
@@ -170,7 +170,7 @@ export class Channel {
       out.push({ kind: 'rejected', reason: 'concurrent_call', messageId, action, detail });
       return;
     }
-    if (this.#upstream.size > 0) this.counters.concurrentForwarded++;
+    if (this.#upstream.size > 0) out.push({ kind: 'counted', what: 'concurrent_forwarded' });
     this.#upstream.set(messageId, { action, payloadText, receivedAt: now });
     out.push({ kind: 'arm', timer: `up:${messageId}`, at: now + this.#o.awaitingTimeoutMs });
     out.push({ kind: 'publish', type: 'request', action, messageId, payloadText, tracksCall: true });
@@ -202,7 +202,6 @@ export class Channel {
   }
 
   #onBadFrame(failure: DecodeFailure, now: number, out: ChannelAction[]): void {
-    this.counters.badFrames++;
     out.push({ kind: 'frame_in', type: 'malformed', action: 'unknown' });
     const codes = this.#o.spec.codes;
     // [OCPP-J 1.6 §4.2.3] never answer a CALLRESULT or CALLERROR with a CALLERROR.
@@ -313,13 +312,12 @@ export class Channel {
       if (inFlight.attempts <= this.#o.maxRetries) {
         // [SPEC §5] re-send the same frame on the same connection.
         inFlight.attempts++;
-        this.counters.retransmissions++;
+        out.push({ kind: 'counted', what: 'retransmission' });
         out.push({ kind: 'send', type: 'request', action: inFlight.action, text: inFlight.text });
         out.push({ kind: 'arm', timer: 'dn', at: now + this.#o.retryIntervalMs });
         return;
       }
       this.#inFlight = null;
-      this.counters.downstreamTimeouts++;
       out.push({ kind: 'timeout', direction: 'dnstream' });
       this.#gatewayError(out, inFlight, 'timeout', `no answer from the charge point after ${inFlight.attempts} attempt(s) of ${this.#o.retryIntervalMs} ms`);
       this.#sendNext(now, out);
@@ -329,7 +327,6 @@ export class Channel {
     const pending = this.#upstream.get(messageId);
     if (pending === undefined) return;
     this.#upstream.delete(messageId);
-    this.counters.upstreamTimeouts++;
     out.push({ kind: 'timeout', direction: 'upstream' });
     const detail = `no answer from the service within ${this.#o.awaitingTimeoutMs} ms`;
     if (this.#o.onUpstreamTimeout === 'error') {

@@ -172,6 +172,7 @@ export class Connection {
         case 'frame_in': this.#host.metrics.frame('in', action.type, action.action, this.#inBytes); break;
         case 'round_trip': this.#host.metrics.roundTrip(action.direction, action.action, action.ms / 1000); break;
         case 'timeout': this.#host.metrics.timeout(action.direction); break;
+        case 'counted': this.#host.metrics.counted(action.what); break;
         case 'publish': this.#publish(action); break;
         case 'rejected': this.#host.publishRejected(this, action.reason, action.detail, action.messageId, action.action); break;
         case 'close': this.close(action.reason); break;

@@ -10,15 +10,18 @@ export interface TlsFiles {
   readonly caFile: string;
 }
 
-/** Reads the PEM files; throws with the file name when one cannot be read. */
+/** Reads a file named by a config key; the error names the key, the path and the reason. */
+export function readKeyFile(path: string, key: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new Error(`${key}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+}
+
+/** Reads the PEM files of the wss:// listener. */
 export function readTlsFiles(files: TlsFiles): SecureContextOptions {
-  const read = (path: string, what: string) => {
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new Error(`ocpp.tls.${what}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-    }
-  };
+  const read = (path: string, what: string) => readKeyFile(path, `ocpp.tls.${what}`);
   return {
     cert: read(files.certFile, 'cert_file'),
     key: read(files.keyFile, 'key_file'),

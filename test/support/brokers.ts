@@ -19,6 +19,22 @@ export function findBinary(name: string): string | undefined {
   return ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin'].map((d) => join(d, name)).find((p) => existsSync(p));
 }
 
+/** Spawns a broker, stopped at the end of the test; resolves once its log shows `ready`. */
+async function spawnUntilLogged(t: TestContext, bin: string, args: string[], ready: string): Promise<() => void> {
+  const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const stop = () => child.kill('SIGKILL');
+  defer(t, stop);
+  await new Promise<void>((resolve, reject) => {
+    let log = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      log += d.toString();
+      if (log.includes(ready)) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`${bin} exited with ${code}: ${log}`)));
+  });
+  return stop;
+}
+
 /** Starts Mosquitto on a free port; resolves once it listens. */
 export async function startMosquitto(t: TestContext, extraConfig = '', fixedPort?: number): Promise<{ url: string; port: number; stop: () => void }> {
   const bin = findBinary('mosquitto');
@@ -27,17 +43,8 @@ export async function startMosquitto(t: TestContext, extraConfig = '', fixedPort
   const port = fixedPort ?? (await freePort());
   const conf = join(dir, 'mosquitto.conf');
   writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\n${extraConfig}`);
-  const child = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-  defer(t, () => child.kill('SIGKILL'));
-  await new Promise<void>((resolve, reject) => {
-    let log = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      log += d.toString();
-      if (log.includes(`listen socket on port ${port}`)) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`mosquitto exited with ${code}: ${log}`)));
-  });
-  return { url: `mqtt://127.0.0.1:${port}`, port, stop: () => child.kill('SIGKILL') };
+  const stop = await spawnUntilLogged(t, bin, ['-c', conf], `listen socket on port ${port}`);
+  return { url: `mqtt://127.0.0.1:${port}`, port, stop };
 }
 
 /** Starts nats-server with its MQTT listener (needs JetStream) on free ports; resolves once it listens. */
@@ -48,16 +55,7 @@ export async function startNats(t: TestContext): Promise<{ url: string; port: nu
   const [natsPort, port] = [await freePort(), await freePort()];
   const conf = join(dir, 'nats.conf');
   writeFileSync(conf, `listen: 127.0.0.1:${natsPort}\nserver_name: ocpp_gw_test\njetstream { store_dir: "${join(dir, 'js')}" }\nmqtt { listen: 127.0.0.1:${port} }\n`);
-  const child = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-  defer(t, () => child.kill('SIGKILL'));
-  await new Promise<void>((resolve, reject) => {
-    let log = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      log += d.toString();
-      if (log.includes(`Listening for MQTT clients on mqtt://127.0.0.1:${port}`)) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`nats-server exited with ${code}: ${log}`)));
-  });
-  return { url: `mqtt://127.0.0.1:${port}`, port, stop: () => child.kill('SIGKILL') };
+  const stop = await spawnUntilLogged(t, bin, ['-c', conf], `Listening for MQTT clients on mqtt://127.0.0.1:${port}`);
+  return { url: `mqtt://127.0.0.1:${port}`, port, stop };
 }
 
