@@ -66,26 +66,27 @@ export async function connectFleet(port: number, n: number, prefix = 'CP', concu
 
 export interface RoundTripResult { roundTrips: number; seconds: number; latenciesMs: number[] }
 
-/** Each charge point keeps one CALL outstanding (MeterValues and Heartbeat alternately) for `seconds`. */
-export async function upstreamRoundTrips(fleet: Fleet, seconds: number, mix: 'alternate' | 'meter' = 'alternate'): Promise<RoundTripResult> {
-  const n = fleet.sockets.length;
+/**
+ * One CALL outstanding per charge point for `seconds`: `send(i, seq)` starts charge point i's next
+ * CALL; the returned `answered(i)` is called when its answer arrives.
+ */
+async function closedLoop(n: number, seconds: number, send: (i: number, seq: number) => void, wire: (answered: (i: number) => void) => void): Promise<RoundTripResult> {
   const sentAt = new Float64Array(n);
   const seq = new Uint32Array(n);
   const latencies: number[] = [];
   let running = true;
   let count = 0;
-  const send = (i: number) => {
-    const s = ++seq[i]!;
+  const next = (i: number) => {
     sentAt[i] = performance.now();
-    fleet.sockets[i]!.send(mix === 'alternate' && s % 2 === 0 ? `[2,"${s}","Heartbeat",{}]` : `[2,"${s}","MeterValues",${METER_TEXT}]`);
+    send(i, ++seq[i]!);
   };
-  fleet.onFrame((i) => {
+  wire((i) => {
     latencies.push(performance.now() - sentAt[i]!);
     count++;
-    if (running) send(i);
+    if (running) next(i);
   });
   const started = performance.now();
-  for (let i = 0; i < n; i++) send(i);
+  for (let i = 0; i < n; i++) next(i);
   await new Promise((r) => setTimeout(r, seconds * 1000));
   running = false;
   const elapsed = (performance.now() - started) / 1000;
@@ -94,9 +95,18 @@ export async function upstreamRoundTrips(fleet: Fleet, seconds: number, mix: 'al
   return { roundTrips: done, seconds: elapsed, latenciesMs: latencies.sort((a, b) => a - b) };
 }
 
+/** Each charge point keeps one CALL outstanding (MeterValues and Heartbeat alternately) for `seconds`. */
+export async function upstreamRoundTrips(fleet: Fleet, seconds: number, mix: 'alternate' | 'meter' = 'alternate'): Promise<RoundTripResult> {
+  return closedLoop(
+    fleet.sockets.length,
+    seconds,
+    (i, s) => fleet.sockets[i]!.send(mix === 'alternate' && s % 2 === 0 ? `[2,"${s}","Heartbeat",{}]` : `[2,"${s}","MeterValues",${METER_TEXT}]`),
+    (answered) => fleet.onFrame((i) => answered(i)),
+  );
+}
+
 /** The service sends each charge point one CALL at a time (GetConfiguration); charge points answer. */
 export async function downstreamRoundTrips(fleet: Fleet, mqttPort: number, seconds: number, prefix = 'CP'): Promise<RoundTripResult> {
-  const n = fleet.sockets.length;
   const svc = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { reconnectPeriod: 0 });
   (svc.stream as unknown as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
   fleet.onFrame((i, text) => {
@@ -104,31 +114,15 @@ export async function downstreamRoundTrips(fleet: Fleet, mqttPort: number, secon
     const a = text.indexOf('"') + 1;
     fleet.sockets[i]!.send(`[3,"${text.slice(a, text.indexOf('"', a))}",{"configurationKey":[{"key":"HeartbeatInterval","readonly":false,"value":"300"}]}]`);
   });
-  const sentAt = new Float64Array(n);
-  const seq = new Uint32Array(n);
-  const latencies: number[] = [];
-  let running = true;
-  let count = 0;
-  const send = (i: number) => {
-    sentAt[i] = performance.now();
-    svc.publish(`ocpp/${prefix}${i}/dn/request/GetConfiguration/${++seq[i]!}`, '{}', { qos: 1 });
-  };
-  svc.on('message', (topic) => {
-    const i = Number(topic.split('/')[1]!.slice(prefix.length));
-    latencies.push(performance.now() - sentAt[i]!);
-    count++;
-    if (running) send(i);
-  });
   await svc.subscribeAsync('ocpp/+/up/response/#', { qos: 1 });
-  const started = performance.now();
-  for (let i = 0; i < n; i++) send(i);
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  running = false;
-  const elapsed = (performance.now() - started) / 1000;
-  const done = count;
-  await new Promise((r) => setTimeout(r, 300));
+  const result = await closedLoop(
+    fleet.sockets.length,
+    seconds,
+    (i, s) => svc.publish(`ocpp/${prefix}${i}/dn/request/GetConfiguration/${s}`, '{}', { qos: 1 }),
+    (answered) => svc.on('message', (topic) => answered(Number(topic.split('/')[1]!.slice(prefix.length)))),
+  );
   await svc.endAsync(true);
-  return { roundTrips: done, seconds: elapsed, latenciesMs: latencies.sort((a, b) => a - b) };
+  return result;
 }
 
 /** Every charge point sends a BootNotification; resolves when all are answered. */
