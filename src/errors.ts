@@ -31,6 +31,7 @@ export const CLOSE_REASONS = {
   invalid_utf8: { code: 1007, doc: 'A text message that is not valid UTF-8.' },
   shutdown: { code: 1001, doc: 'The gateway is shutting down (SIGTERM/SIGINT).' },
   expired: { code: 1000, doc: 'The authorization granted by the auth service (expire_at) ran out.' },
+  broker_disconnected: { code: 1013, doc: 'mqtt.client_mode per_client: the broker ended this charge point\'s own link (outage, or over MQTT 3.1.1 possibly a takeover by another instance); the charge point should reconnect (1013 = try again later).' },
 } as const;
 export type CloseReason = keyof typeof CLOSE_REASONS;
 
@@ -39,7 +40,7 @@ export const UPGRADE_REFUSALS = {
   path_not_found: { status: 404, doc: 'The path is not under ocpp.path.' },
   bad_cp_id: { status: 400, doc: 'The cpId is empty, too long, badly percent-encoded, or contains / + # or NUL.' },
   no_subprotocol: { status: 400, doc: 'No offered subprotocol is in ocpp.protocols and no ocpp.default_protocol is set.' },
-  unauthorized: { status: 401, doc: 'Missing or wrong HTTP Basic credentials, or the auth service denied (or did not answer in time).' },
+  unauthorized: { status: 401, doc: 'Missing or wrong HTTP Basic credentials, or the auth service denied (or did not answer in time); in mqtt.client_mode per_client also the broker refusing the charge point\'s CONNECT (bad user name or password, not authorized, identifier rejected) or its downstream subscription.' },
   credentials_required: { status: 401, doc: 'The listener\'s security profile (1 or 2) requires HTTP Basic credentials and none were sent.' },
   certificate_required: { status: 401, doc: 'A security profile 3 listener and no client certificate.' },
   certificate_invalid: { status: 401, doc: 'The client certificate does not verify against ocpp.tls.ca_file (unknown CA, expired, not yet valid).' },
@@ -49,7 +50,7 @@ export const UPGRADE_REFUSALS = {
   too_many_from_address: { status: 429, doc: 'ocpp.max_connections_per_address connections from this address already.' },
   too_many_connections: { status: 503, doc: 'ocpp.max_connections charge points are already connected.' },
   shutting_down: { status: 503, doc: 'The gateway is shutting down.' },
-  not_ready: { status: 503, doc: 'The broker is not reachable; the charge point should retry later.' },
+  not_ready: { status: 503, doc: 'The broker is not reachable (per_client: the charge point\'s own link got no CONNACK/SUBACK within mqtt.per_client.connect_timeout, or the broker is unavailable); the charge point should retry later.' },
   handshake_timeout: { status: 408, doc: 'The upgrade (including authentication) did not finish within ocpp.handshake_timeout.' },
 } as const;
 export type UpgradeRefusal = keyof typeof UPGRADE_REFUSALS;

@@ -11,6 +11,7 @@ import type { BrokerPort } from './bridge/broker.js';
 import { Bridge } from './bridge/bridge.js';
 import { EmbeddedBroker } from './bridge/embedded-broker.js';
 import { ExternalBroker } from './bridge/external-broker.js';
+import type { BrokerEndpoint } from './bridge/client-link.js';
 import { TopicLayout } from './bridge/topics.js';
 import { Emqx5Format, TopicFormat } from './bridge/message-format.js';
 import { createLogger, type Logger } from './obs/log.js';
@@ -83,6 +84,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
 
     let broker: BrokerPort;
+    let endpoint: BrokerEndpoint | undefined;
     let mqttAddress: GatewayAddresses['mqtt'];
     if (config.mqtt.url === '') {
       const e = config.mqtt.embedded;
@@ -90,11 +92,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       broker = embedded;
       mqttAddress = { port: embedded.addresses.mqttPort, wsPort: embedded.addresses.wsPort };
     } else {
+      endpoint = {
+        url: config.mqtt.url, qos: config.mqtt.qos as 0 | 1 | 2, keepaliveMs: config.mqtt.keepalive,
+        protocolVersion: config.mqtt.protocol_version === '5' ? 5 : 4, tls: mqttTls(config.mqtt.tls),
+      };
       broker = await ExternalBroker.start({
-        url: config.mqtt.url, clientId: config.mqtt.client_id, username: config.mqtt.username, password: config.mqtt.password,
-        qos: config.mqtt.qos as 0 | 1 | 2, keepaliveMs: config.mqtt.keepalive, reconnectPeriodMs: config.mqtt.reconnect_period, connectTimeoutMs: 10_000,
-        reconnectMaxMs: config.mqtt.reconnect_max, reconnectJitter: config.mqtt.reconnect_jitter, protocolVersion: config.mqtt.protocol_version === '5' ? 5 : 4,
-        tls: mqttTls(config.mqtt.tls),
+        ...endpoint, clientId: config.mqtt.client_id, username: config.mqtt.username, password: config.mqtt.password, connectTimeoutMs: 10_000,
+        reconnectPeriodMs: config.mqtt.reconnect_period, reconnectMaxMs: config.mqtt.reconnect_max, reconnectJitter: config.mqtt.reconnect_jitter,
       });
       broker.onConnectionChange((up) => log.warn({ connected: up }, up ? 'mqtt.connected' : 'mqtt.disconnected'));
     }
@@ -109,7 +113,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     } else if (config.auth.provider === 'http') {
       const h = config.auth.http;
       auth = new HttpAuthProvider({ url: h.url, timeoutMs: h.timeout, cacheTtlMs: h.cache_ttl, cacheSize: h.cache_size, clock });
-    } else if (config.ocpp.enabled && config.ocpp.security_profile === 0 && !LOOPBACK.has(config.ocpp.host)) {
+    } else if (config.auth.provider === 'broker') {
+      auth = { ...allowEveryone, name: 'broker' };
+    } else if (config.ocpp.enabled && config.ocpp.security_profile === 0 && config.mqtt.client_mode === 'shared' && !LOOPBACK.has(config.ocpp.host)) {
       log.warn({ host: config.ocpp.host }, 'auth.none_public: auth.provider is none and the OCPP listener is reachable beyond loopback; any client can connect as any charge point');
     }
     cleanups.push(() => auth.close());
@@ -128,7 +134,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       brokerConnected: () => broker.isConnected(),
     });
     const format = config.topics.preset === 'emqx5' ? new Emqx5Format(config.mqtt.mountpoint) : new TopicFormat(topics);
-    const bridge = new Bridge(broker, topics, format, registry, log, metrics, config.mqtt.offline_calls);
+    const pc = config.mqtt.per_client;
+    const perClient = config.mqtt.client_mode === 'per_client' && endpoint !== undefined
+      ? { endpoint, persistent: pc.persistent_session, sessionExpirySeconds: Math.round(pc.session_expiry / 1000), timeoutMs: Math.min(pc.connect_timeout, config.ocpp.handshake_timeout) }
+      : undefined;
+    const bridge = new Bridge(broker, topics, format, registry, log, metrics, config.mqtt.offline_calls, perClient);
     const admission = new Admission(clock, config.ocpp.max_connect_rate, config.ocpp.connect_burst, config.ocpp.max_connections_per_address);
     const o = config.ocpp;
     const listeners: ListenerSpec[] = [];
@@ -160,8 +170,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     cleanups.push(() => {
       listening = false;
     });
-    if (config.mqtt.url !== '') {
+    if (config.mqtt.url !== '' && perClient === undefined) {
       // Several instances on one broker: a charge point that reconnects elsewhere is closed here.
+      // (per_client: the broker's own client-id takeover does this.)
       const instanceId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
       await bridge.enableTakeover(instanceId, (cpId, connectedAt, by) => {
         for (const srv of servers) srv.takeOver(cpId, connectedAt, by);
@@ -206,7 +217,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ...(mqttAddress ? { mqtt: mqttAddress } : {}),
       ...(apiAddress ? { api: apiAddress } : {}),
     };
-    log.info({ ocpp: addresses.ocpp ?? null, ocppTls: addresses.ocppTls ?? null, mqtt: addresses.mqtt ?? { url: config.mqtt.url }, api: addresses.api ?? null, auth: auth.name }, 'gateway.started');
+    log.info({ ocpp: addresses.ocpp ?? null, ocppTls: addresses.ocppTls ?? null, mqtt: addresses.mqtt ?? { url: config.mqtt.url, clientMode: config.mqtt.client_mode }, api: addresses.api ?? null, auth: auth.name }, 'gateway.started');
 
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> => {

@@ -11,6 +11,32 @@ import { performance } from 'node:perf_hooks';
 import type { BrokerPort } from './broker.js';
 import type { TopicLayout } from './topics.js';
 import type { MessageFormat } from './message-format.js';
+import { ClientLink, type BrokerEndpoint, type LinkLoss } from './client-link.js';
+
+/** mqtt.client_mode = per_client: how each charge point's own broker link is made. */
+export interface PerClientLinks {
+  readonly endpoint: BrokerEndpoint;
+  readonly persistent: boolean;
+  readonly sessionExpirySeconds: number;
+  readonly timeoutMs: number;
+}
+
+/** What the charge point presented at the upgrade, passed to the broker in per_client mode. */
+export interface CpCredentials {
+  readonly username?: string | undefined;
+  readonly password?: Buffer | undefined;
+}
+
+/**
+ * A charge point's hold on the MQTT side from the upgrade to the teardown: its downstream
+ * subscription (shared mode) or its own broker link (per_client mode).
+ */
+export interface Attachment {
+  /** The accepted connection: downstream messages now go to it; onLost when the broker ends its link. */
+  bind(conn: Connection, onLost: (loss: LinkLoss) => void): void;
+  /** Ends the hold, after every publish made so far (call it after the teardown's publishes). */
+  release(): void;
+}
 
 export class Bridge {
   readonly #broker: BrokerPort;
@@ -20,6 +46,10 @@ export class Bridge {
   readonly #log: Logger;
   readonly #metrics: Metrics;
   readonly #subscriptions = new Map<string, number>();
+  readonly #perClient: PerClientLinks | undefined;
+  /** per_client: the bound link of each connection, and the newest link of each cpId. */
+  readonly #links = new Map<object, ClientLink>();
+  readonly #newestLink = new Map<string, ClientLink>();
   #pending = 0;
   #drained: Array<() => void> = [];
 
@@ -29,8 +59,9 @@ export class Bridge {
   readonly #takenOver = new Map<string, number>();
   #onTakeover: (cpId: string, connectedAt: number, instanceId: string) => void = () => undefined;
 
-  constructor(broker: BrokerPort, topics: TopicLayout, format: MessageFormat, registry: Registry<Connection>, log: Logger, metrics: Metrics, offlineCalls: 'reject' | 'queue' = 'reject') {
+  constructor(broker: BrokerPort, topics: TopicLayout, format: MessageFormat, registry: Registry<Connection>, log: Logger, metrics: Metrics, offlineCalls: 'reject' | 'queue' = 'reject', perClient?: PerClientLinks) {
     this.#format = format;
+    this.#perClient = perClient;
     this.#offlineCalls = offlineCalls;
     this.#broker = broker;
     this.#topics = topics;
@@ -38,6 +69,61 @@ export class Bridge {
     this.#log = log;
     this.#metrics = metrics;
     broker.setMessageHandler((topic, payload) => this.#onMessage(topic, payload));
+  }
+
+  get perClient(): boolean {
+    return this.#perClient !== undefined;
+  }
+
+  /**
+   * Takes the MQTT side for a charge point being admitted. Shared mode: its downstream subscription
+   * (SUBACK received). per_client: its own link, whose CONNACK and SUBACK decide; throws LinkRefused.
+   */
+  async attach(cpId: string, protocol: string, credentials: CpCredentials): Promise<Attachment> {
+    const per = this.#perClient;
+    if (per === undefined) {
+      await this.acquire(cpId);
+      let released = false;
+      return { bind: () => undefined, release: () => { if (!released) { released = true; this.release(cpId); } } };
+    }
+    const previous = this.#newestLink.get(cpId);
+    previous?.markSuperseded(true);
+    let link: ClientLink;
+    try {
+      link = await ClientLink.open({
+        endpoint: per.endpoint, clientId: cpId, username: credentials.username, password: credentials.password,
+        persistent: per.persistent, sessionExpirySeconds: per.sessionExpirySeconds, timeoutMs: per.timeoutMs,
+        will: { topic: this.#topics.status(cpId, protocol), payload: JSON.stringify({ online: false, protocol, since: null }) },
+        subscribe: this.#format.dnFilter(cpId),
+      });
+    } catch (err) {
+      previous?.markSuperseded(false);
+      throw err;
+    }
+    this.#newestLink.set(cpId, link);
+    let bound: Connection | undefined;
+    let released = false;
+    return {
+      bind: (conn, onLost) => {
+        bound = conn;
+        this.#links.set(conn, link);
+        link.setMessageHandler((topic, payload) => this.#dispatch(topic, payload, link, () => (conn.closed ? undefined : conn), conn.cpId));
+        link.onLost(onLost);
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        if (bound !== undefined) this.#links.delete(bound);
+        if (this.#newestLink.get(cpId) === link) this.#newestLink.delete(cpId);
+        void this.#track(link.close());
+      },
+    };
+  }
+
+  /** The connection to publish about conn through: its own link while that is up, else the shared one. */
+  #portFor(conn: object | undefined): BrokerPort {
+    const link = conn === undefined ? undefined : this.#links.get(conn);
+    return link !== undefined && link.isConnected() && !link.superseded ? link : this.#broker;
   }
 
   /** Ensures the downstream subscription for cpId is in place (SUBACK received). */
@@ -67,27 +153,29 @@ export class Bridge {
   publishUp(conn: Connection, type: MessageKind, action: string, messageId: string, payloadText: string, gatewayReason?: GatewayErrorReason): Promise<void> {
     if (gatewayReason !== undefined) this.#metrics.gatewayError(gatewayReason);
     // [SPEC §5] a CP CALL is never reported as delivered when the broker cannot take it.
-    if (type === 'request' && this.#offlineCalls === 'reject' && !this.#broker.isConnected()) {
+    const port = this.#portFor(conn);
+    if (type === 'request' && this.#offlineCalls === 'reject' && !port.isConnected()) {
       return Promise.reject(new Error('the MQTT broker is not connected'));
     }
     const out = this.#format.up(conn.cpId, type, action, messageId, conn.protocol, payloadText);
-    return this.#publish(out.topic, out.payload, false, { cpId: conn.cpId, action, protocol: conn.protocol });
+    return this.#publish(out.topic, out.payload, false, { cpId: conn.cpId, action, protocol: conn.protocol }, port);
   }
 
-  publishEvent(cpId: string, event: 'connected' | 'disconnected' | 'rejected' | 'takeover', body: object, protocol = ''): Promise<void> {
-    return this.#publish(this.#topics.event(cpId, event, protocol), JSON.stringify(body), false, { cpId, protocol });
+  /** An event about cpId; `via` = the connection it is about, whose own link carries it in per_client mode. */
+  publishEvent(cpId: string, event: 'connected' | 'disconnected' | 'rejected' | 'takeover', body: object, protocol = '', via?: Connection): Promise<void> {
+    return this.#publish(this.#topics.event(cpId, event, protocol), JSON.stringify(body), false, { cpId, protocol }, this.#portFor(via));
   }
 
   publishRejected(conn: { cpId: string; protocol: string }, reason: RejectedReason, detail: string, messageId?: string, action?: string): void {
     this.#metrics.rejected(reason);
     this.#log.info({ cpId: conn.cpId, messageId, action, reason, detail }, 'cp.message_rejected');
     const body = { cpId: conn.cpId, reason, detail, ...(messageId !== undefined ? { messageId } : {}), ...(action !== undefined ? { action } : {}) };
-    this.publishEvent(conn.cpId, 'rejected', body, conn.protocol).catch(() => undefined);
+    this.#publish(this.#topics.event(conn.cpId, 'rejected', conn.protocol), JSON.stringify(body), false, { cpId: conn.cpId, protocol: conn.protocol }, this.#portFor(conn)).catch(() => undefined);
   }
 
   /** The retained presence topic. [SPEC §4] */
-  publishPresence(cpId: string, online: boolean, protocol: string, since: number): Promise<void> {
-    return this.#publish(this.#topics.status(cpId, protocol), JSON.stringify({ online, protocol, since: new Date(since).toISOString() }), true);
+  publishPresence(cpId: string, online: boolean, protocol: string, since: number, via?: Connection): Promise<void> {
+    return this.#publish(this.#topics.status(cpId, protocol), JSON.stringify({ online, protocol, since: new Date(since).toISOString() }), true, undefined, this.#portFor(via));
   }
 
   /**
@@ -117,15 +205,28 @@ export class Bridge {
     return this.#pending === 0 ? Promise.resolve() : new Promise((resolve) => this.#drained.push(resolve));
   }
 
-  async #publish(topic: string, payload: string, retain: boolean, userProperties?: Record<string, string>): Promise<void> {
-    this.#pending++;
+  async #publish(topic: string, payload: string, retain: boolean, userProperties?: Record<string, string>, port: BrokerPort = this.#broker): Promise<void> {
     const started = performance.now();
+    const options = userProperties ? { retain, userProperties } : { retain };
+    // A charge point's own link can die under a publish (the broker took the client id over, or is
+    // going away): the shared connection carries it instead (QoS 1: at least once).
+    const sent = port === this.#broker ? port.publish(topic, payload, options) : port.publish(topic, payload, options).catch(() => this.#broker.publish(topic, payload, options));
+    await this.#track(
+      sent.then(
+        () => this.#metrics.publishResult(true, (performance.now() - started) / 1000),
+        (err: unknown) => {
+          this.#metrics.publishResult(false, 0);
+          throw err;
+        },
+      ),
+    );
+  }
+
+  /** Counts work that drained() waits for: publishes, and links closing. */
+  async #track(work: Promise<void>): Promise<void> {
+    this.#pending++;
     try {
-      await this.#broker.publish(topic, payload, userProperties ? { retain, userProperties } : { retain });
-      this.#metrics.publishResult(true, (performance.now() - started) / 1000);
-    } catch (err) {
-      this.#metrics.publishResult(false, 0);
-      throw err;
+      await work;
     } finally {
       if (--this.#pending === 0) {
         const waiters = this.#drained;
@@ -148,19 +249,27 @@ export class Bridge {
         return;
       }
     }
+    this.#dispatch(topic, payload, this.#broker, (cpId) => this.#registry.get(cpId));
+  }
+
+  /**
+   * A downstream message to its connection. `only`: per_client, the one cpId this link may carry
+   * (a broker ACL could let more through; those are not ours to deliver).
+   */
+  #dispatch(topic: string, payload: Buffer, port: BrokerPort, target: (cpId: string) => Connection | undefined, only?: string): void {
     const dn = this.#format.parseDn(topic, payload);
-    if (dn === undefined) {
+    if (dn === undefined || (only !== undefined && dn.cpId !== only)) {
       this.#log.debug({ topic }, 'mqtt.unroutable');
       return;
     }
     if ('invalid' in dn) {
       this.#log.info({ cpId: dn.cpId, topic, detail: dn.invalid }, 'mqtt.invalid_envelope');
-      if (dn.messageId !== undefined) this.#gatewayError(dn.cpId, dn.action ?? 'unknown', dn.messageId, 'invalid_payload', dn.invalid, 'FormationViolation');
+      if (dn.messageId !== undefined) this.#gatewayError(dn.cpId, dn.action ?? 'unknown', dn.messageId, 'invalid_payload', dn.invalid, 'FormationViolation', port);
       else this.#metrics.gatewayError('invalid_payload');
       return;
     }
     const message = dn.message;
-    const conn = this.#registry.get(dn.cpId);
+    const conn = target(dn.cpId);
     if (conn !== undefined) {
       conn.fromService(message);
       return;
@@ -177,9 +286,9 @@ export class Bridge {
     }
   }
 
-  #gatewayError(cpId: string, action: string, messageId: string, reason: GatewayErrorReason, description: string, errorCode: string): void {
+  #gatewayError(cpId: string, action: string, messageId: string, reason: GatewayErrorReason, description: string, errorCode: string, port: BrokerPort = this.#broker): void {
     this.#metrics.gatewayError(reason);
     const out = this.#format.up(cpId, 'error', action, messageId, '', JSON.stringify({ errorCode, errorDescription: description, errorDetails: { gateway: { reason } } }));
-    this.#publish(out.topic, out.payload, false).catch(() => undefined);
+    this.#publish(out.topic, out.payload, false, undefined, port.isConnected() ? port : this.#broker).catch(() => undefined);
   }
 }

@@ -1,24 +1,21 @@
-// An external broker reached with MQTT.js, one shared connection for all charge points. [SPEC §7]
+// An external broker reached with MQTT.js: the shared connection for all charge points (client_mode
+// shared), or the gateway's control connection beside the per-charge-point links (per_client). [SPEC §7]
 // MQTT.js re-subscribes after a reconnect (clean session) and keeps QoS>0 publishes made while
 // offline in its outgoing store, sending them once connected.
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { BrokerMessageHandler, BrokerPort, PublishOptions } from './broker.js';
+import { endpointOptions, type BrokerEndpoint } from './client-link.js';
 import { StartupError } from '../transport/listen.js';
 
-export interface ExternalBrokerOptions {
-  readonly url: string;
+export interface ExternalBrokerOptions extends BrokerEndpoint {
   readonly clientId: string;
   readonly username: string;
   readonly password: string;
-  readonly qos: 0 | 1 | 2;
-  readonly keepaliveMs: number;
   readonly reconnectPeriodMs: number;
   readonly reconnectMaxMs: number;
   readonly reconnectJitter: number;
-  readonly protocolVersion: 4 | 5;
-  readonly tls: { readonly ca?: Buffer; readonly cert?: Buffer; readonly key?: Buffer; readonly servername?: string; readonly rejectUnauthorized: boolean };
   /** How long start() waits for the first CONNACK. */
   readonly connectTimeoutMs: number;
 }
@@ -60,19 +57,13 @@ export class ExternalBroker implements BrokerPort {
 
   static async start(o: ExternalBrokerOptions): Promise<ExternalBroker> {
     const client = mqtt.connect(o.url, {
+      ...endpointOptions(o),
       clientId: o.clientId === '' ? `ocpp-gateway-${randomBytes(4).toString('hex')}` : o.clientId,
       ...(o.username !== '' ? { username: o.username } : {}),
       ...(o.password !== '' ? { password: o.password } : {}),
-      keepalive: Math.max(1, Math.round(o.keepaliveMs / 1000)),
       reconnectPeriod: o.reconnectPeriodMs,
       connectTimeout: o.connectTimeoutMs,
       clean: true,
-      protocolVersion: o.protocolVersion,
-      rejectUnauthorized: o.tls.rejectUnauthorized,
-      ...(o.tls.ca ? { ca: o.tls.ca } : {}),
-      ...(o.tls.cert ? { cert: o.tls.cert } : {}),
-      ...(o.tls.key ? { key: o.tls.key } : {}),
-      ...(o.tls.servername ? { servername: o.tls.servername } : {}),
     });
     const broker = new ExternalBroker(client, o);
     await new Promise<void>((resolve, reject) => {

@@ -121,6 +121,15 @@ export const configSchema = z
         reconnect_max: duration('30s', 'Longest delay between reconnect attempts.'),
         reconnect_jitter: z.number().min(0).max(1).or(z.string().transform(Number).pipe(z.number().min(0).max(1))).prefault(0.3).meta({ description: 'Random share taken off each delay (0 to 1), so that many gateways do not reconnect in step.', 'x-type': 'number 0–1' }),
         protocol_version: oneOf(['3.1.1', '5'], '3.1.1', 'MQTT version towards an external broker. With 5, every publish about a charge point carries user properties cpId, action and protocol.'),
+        client_mode: oneOf(['shared', 'per_client'], 'shared', 'shared: one broker connection carries every charge point and the gateway authenticates them. per_client (external broker only): one broker connection per charge point, client id = cpId, its Basic credentials passed to the broker, whose CONNACK decides the upgrade (refused -> HTTP 401); a will message marks it offline if the gateway dies.'),
+        per_client: section(
+          {
+            persistent_session: bool(false, 'Keep each charge point\'s broker session (and its subscription) while it is offline, so QoS 1 CALLs published for it meanwhile are delivered when it returns (MQTT 3.1.1 clean session off; MQTT 5 clean start off with session_expiry).'),
+            session_expiry: duration('2h', 'MQTT 5 with persistent_session: how long the broker keeps an offline charge point\'s session. (MQTT 3.1.1 brokers decide this themselves, e.g. Mosquitto\'s persistent_client_expiration.)'),
+            connect_timeout: duration('5s', 'How long the upgrade waits for the broker\'s CONNACK and SUBACK for one charge point; later is a 503 not_ready (and never more than ocpp.handshake_timeout).'),
+          },
+          'mqtt.client_mode = per_client.',
+        ),
         offline_calls: oneOf(['reject', 'queue'], 'reject', 'A charge point CALL while the external broker is unreachable: reject = CALLERROR InternalError at once (gateway reason broker_unavailable), nothing published; queue = held by the MQTT client and published after the reconnect (the charge point waits, up to upstream.awaiting_timeout).'),
         tls: section(
           {
@@ -174,7 +183,7 @@ export const configSchema = z
     ),
     auth: section(
       {
-        provider: oneOf(['none', 'file', 'http'], 'none', 'none: every charge point is admitted; file: HTTP Basic checked against auth.file; http: an auth service decides (auth.http).'),
+        provider: oneOf(['none', 'file', 'http', 'broker'], 'none', 'none: every charge point is admitted; file: HTTP Basic checked against auth.file; http: an auth service decides (auth.http); broker: only the broker decides (requires mqtt.client_mode per_client, where the broker sees the credentials whatever the provider).'),
         file: str('', 'Credentials file (YAML or JSON map cpId -> password hash from `ocpp-gateway hash-password`). Reloaded on change and on SIGHUP.'),
         username_must_match: bool(true, 'The Basic username must equal the cpId; the password is everything after "<cpId>:".'),
         http: section(
@@ -250,6 +259,12 @@ export const configSchema = z
     if (!cfg.ocpp.enabled && tls.cert_file === '') ctx.addIssue({ code: 'custom', path: ['ocpp', 'enabled'], message: 'is false and no wss:// listener is configured (ocpp.tls.cert_file): no charge point could connect' });
     if (cfg.auth.provider === 'file' && cfg.auth.file === '') {
       ctx.addIssue({ code: 'custom', path: ['auth', 'file'], message: 'is required when auth.provider is "file"' });
+    }
+    if (cfg.mqtt.client_mode === 'per_client' && cfg.mqtt.url === '') {
+      ctx.addIssue({ code: 'custom', path: ['mqtt', 'client_mode'], message: 'per_client needs an external broker (set mqtt.url)' });
+    }
+    if (cfg.auth.provider === 'broker' && cfg.mqtt.client_mode !== 'per_client') {
+      ctx.addIssue({ code: 'custom', path: ['auth', 'provider'], message: 'broker requires mqtt.client_mode per_client (only then does the broker see the charge point\'s credentials)' });
     }
     for (const key of ['up', 'dn', 'event', 'status'] as const) {
       if (!cfg.topics[key].includes('${cpId}') && !cfg.topics[key].includes('${clientid}')) {

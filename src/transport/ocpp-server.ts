@@ -14,7 +14,8 @@ import type { Config, Protocol } from '../config/schema.js';
 import { UPGRADE_REFUSALS, type UpgradeRefusal } from '../errors.js';
 import type { AuthProvider } from '../auth/provider.js';
 import type { MessageChecks } from '../validation/checks.js';
-import type { Bridge } from '../bridge/bridge.js';
+import type { Attachment, Bridge } from '../bridge/bridge.js';
+import { LinkRefused } from '../bridge/client-link.js';
 import type { Clock } from '../session/clock.js';
 import type { Registry } from '../session/registry.js';
 import type { Logger } from '../obs/log.js';
@@ -66,6 +67,8 @@ interface Admitted {
   protocol: Protocol;
   echo: boolean;
   username: string | undefined;
+  /** Kept only until the broker link is made (per_client); never stored on the connection. */
+  password: Buffer | undefined;
   remoteAddress: string;
   expireAt: number | undefined;
 }
@@ -83,6 +86,7 @@ export class OcppServer {
   readonly #wss: WebSocketServer;
   readonly #chosenProtocol = new WeakMap<IncomingMessage, string | false>();
   readonly #host: ConnectionHost;
+  readonly #attachments = new WeakMap<Connection, Attachment>();
   readonly #limits: ConnectionLimits;
   readonly #trustedProxies: ReadonlySet<string>;
   readonly #allowedOrigins: ReadonlySet<string>;
@@ -228,7 +232,7 @@ export class OcppServer {
       if (!finished) this.#refuse(socket, new Refusal('handshake_timeout', `no completed upgrade within ${config.ocpp.handshake_timeout} ms`));
       finished = true;
     }, config.ocpp.handshake_timeout);
-    let subscribedFor: string | undefined;
+    let attachment: Attachment | undefined;
     let claimedAddress: string | undefined;
     try {
       if (!admission.takeAttempt()) throw new Refusal('rate_limited', `more than ${config.ocpp.max_connect_rate} upgrade attempts per second`);
@@ -239,24 +243,30 @@ export class OcppServer {
         return true;
       });
       if (finished || socket.destroyed) throw new Refusal('handshake_timeout', 'the client left or the handshake timed out during authentication', admitted.cpId);
-      await this.#d.bridge.acquire(admitted.cpId);
-      subscribedFor = admitted.cpId;
+      try {
+        attachment = await this.#d.bridge.attach(admitted.cpId, admitted.protocol, { username: admitted.username, password: admitted.password });
+      } catch (err) {
+        // per_client: the broker's CONNACK (or SUBACK) decides. [SPEC §7]
+        if (err instanceof LinkRefused) throw new Refusal(err.kind === 'unauthorized' ? 'unauthorized' : 'not_ready', err.message, admitted.cpId);
+        throw err;
+      }
       if (finished || socket.destroyed) throw new Refusal('handshake_timeout', 'the client left or the handshake timed out while subscribing', admitted.cpId);
       finished = true;
       clock.clearTimeout(timer);
       this.#chosenProtocol.set(req, admitted.echo ? admitted.protocol : false);
       let upgraded = false;
+      const held = attachment;
       this.#wss.handleUpgrade(req, socket, head, (ws) => {
         upgraded = true;
-        this.#accept(ws, admitted);
+        this.#accept(ws, admitted, held);
       });
       if (!upgraded) {
         // ws refused it (bad handshake headers) or the socket closed.
-        this.#d.bridge.release(admitted.cpId);
+        held.release();
         admission.releaseAddress(remoteAddress);
       }
     } catch (err) {
-      if (subscribedFor !== undefined) this.#d.bridge.release(subscribedFor);
+      attachment?.release();
       if (claimedAddress !== undefined) admission.releaseAddress(claimedAddress);
       clock.clearTimeout(timer);
       if (err instanceof Refusal) {
@@ -312,7 +322,7 @@ export class OcppServer {
       ...(certificate ? { certificate } : {}),
     });
     if (!decision.allow) throw new Refusal('unauthorized', decision.detail, cpId);
-    return { cpId, protocol: chosen.value.protocol, echo: chosen.value.echo, username: basic?.ok ? basic.value.username : undefined, remoteAddress, expireAt: decision.expireAt };
+    return { cpId, protocol: chosen.value.protocol, echo: chosen.value.echo, username: basic?.ok ? basic.value.username : undefined, password: basic?.ok ? basic.value.password : undefined, remoteAddress, expireAt: decision.expireAt };
   }
 
   /** Profile 3: the TLS client certificate, or (ws:// behind a TLS-terminating proxy) the forwarded one. */
@@ -341,7 +351,7 @@ export class OcppServer {
     socket.once('finish', () => socket.destroy());
   }
 
-  #accept(ws: WebSocket, admitted: Admitted): void {
+  #accept(ws: WebSocket, admitted: Admitted, attachment: Attachment): void {
     const { config, registry, bridge, metrics, log } = this.#d;
     const conn = new Connection(
       ws,
@@ -361,13 +371,21 @@ export class OcppServer {
       this.#limits,
       this.#host,
     );
+    this.#attachments.set(conn, attachment);
     const previous = registry.claim(conn);
     previous?.close('replaced');
     metrics.connected();
     log.info({ cpId: conn.cpId, protocol: conn.protocol, remoteAddress: conn.remoteAddress, listener: this.#d.listener.name, replaced: previous !== undefined }, 'cp.connected');
+    attachment.bind(conn, (loss) => {
+      // per_client: the broker ended this charge point's link. A takeover (another connection with the
+      // same client id) means it is served elsewhere now; anything else closes it so that it reconnects.
+      if (loss === 'taken_over') conn.takenOverElsewhere = true;
+      conn.close(loss === 'taken_over' ? 'replaced' : 'broker_disconnected');
+    });
+    if (conn.closed) return;
     const connectedAt = new Date(conn.connectedAt).toISOString();
-    bridge.publishEvent(conn.cpId, 'connected', { cpId: conn.cpId, protocol: conn.protocol, remoteAddress: conn.remoteAddress, username: conn.username ?? null, connectedAt }, conn.protocol).catch(() => undefined);
-    bridge.publishPresence(conn.cpId, true, conn.protocol, conn.connectedAt).catch(() => undefined);
+    bridge.publishEvent(conn.cpId, 'connected', { cpId: conn.cpId, protocol: conn.protocol, remoteAddress: conn.remoteAddress, username: conn.username ?? null, connectedAt }, conn.protocol, conn).catch(() => undefined);
+    bridge.publishPresence(conn.cpId, true, conn.protocol, conn.connectedAt, conn).catch(() => undefined);
     bridge.announceTakeover(conn);
   }
 
@@ -384,15 +402,17 @@ export class OcppServer {
   #onTeardown(conn: Connection, reason: string, code: number): void {
     const { registry, bridge, metrics, log, clock, admission } = this.#d;
     const wasCurrent = registry.release(conn);
-    bridge.release(conn.cpId);
     admission.releaseAddress(conn.remoteAddress);
     metrics.disconnected(reason);
     const now = clock.now();
     log.info({ cpId: conn.cpId, reason, code }, 'cp.disconnected');
-    bridge.publishEvent(conn.cpId, 'disconnected', { cpId: conn.cpId, protocol: conn.protocol, reason, code, disconnectedAt: new Date(now).toISOString() }, conn.protocol).catch(() => undefined);
+    bridge.publishEvent(conn.cpId, 'disconnected', { cpId: conn.cpId, protocol: conn.protocol, reason, code, disconnectedAt: new Date(now).toISOString() }, conn.protocol, conn).catch(() => undefined);
     // The fence: only the current connection may mark the charge point offline, and not when another
     // instance serves it now.
-    if (wasCurrent && !conn.takenOverElsewhere) bridge.publishPresence(conn.cpId, false, conn.protocol, now).catch(() => undefined);
+    if (wasCurrent && !conn.takenOverElsewhere) bridge.publishPresence(conn.cpId, false, conn.protocol, now, conn).catch(() => undefined);
+    // After the publishes above: a per_client link flushes them before its DISCONNECT.
+    this.#attachments.get(conn)?.release();
+    this.#attachments.delete(conn);
   }
 
   /**

@@ -59,6 +59,7 @@ export function behaviourSuite(label: string, broker?: BrokerFactory, brokerSett
     const order: string[] = [];
     const releases: Array<() => void> = [];
     let arrived: () => void = () => undefined;
+    const firstArrived = new Promise<void>((resolve) => (arrived = resolve));
     cp.handle('ChangeConfiguration', async ({ params }) => {
       inHandler++;
       maxConcurrent = Math.max(maxConcurrent, inHandler);
@@ -73,6 +74,8 @@ export function behaviourSuite(label: string, broker?: BrokerFactory, brokerSett
     // max_mqueue_len 1: a in flight, b queued, c refused.
     const full = await svc.waitFor('ocpp/CP1/up/error/ChangeConfiguration/m-c');
     assert.equal((full.json as { errorDetails: { gateway: { reason: string } } }).errorDetails.gateway.reason, 'queue_full');
+    // The error to the service and the CALL to the CP travel different paths: either may land first.
+    await firstArrived;
     assert.deepEqual(order, ['a'], 'only the first CALL was sent while it is unanswered');
     const secondArrived = new Promise<void>((resolve) => (arrived = resolve));
     releases.shift()?.();

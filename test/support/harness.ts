@@ -31,7 +31,8 @@ export interface TestGateway {
 export async function startTestGateway(t: TestContext, settings: Record<string, unknown> = {}): Promise<TestGateway> {
   const loaded = loadConfig({ overrides: [...EPHEMERAL, ...Object.entries(settings)] });
   if (!loaded.ok) throw new Error(loaded.errors.join('; '));
-  const gw = await startGateway({ config: loaded.config, log: pino({ level: 'silent' }) });
+  // TEST_LOG=debug shows the gateway's log on stderr while a test is investigated.
+  const gw = await startGateway({ config: loaded.config, log: pino({ level: process.env['TEST_LOG'] ?? 'silent' }, pino.destination(2)) });
   defer(t, () => gw.close());
   return {
     gw,

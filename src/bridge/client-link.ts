@@ -1,0 +1,220 @@
+// mqtt.client_mode = per_client: one broker connection per charge point, client id = cpId, made with
+// the charge point's own credentials, so the broker's authentication and ACLs decide. [SPEC §7]
+// A link is opened during the WebSocket upgrade (its CONNACK decides the upgrade), carries every
+// publish about its charge point, and never reconnects by itself: when the broker drops it, the
+// charge point is closed and its next connection makes a new link. Reconnecting on our own would
+// fight the broker's client-id takeover when another instance now serves the charge point.
+import type { Socket } from 'node:net';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { BrokerMessageHandler, BrokerPort, PublishOptions } from './broker.js';
+
+/** TLS and protocol settings shared by every connection to an external broker. */
+export interface BrokerEndpoint {
+  readonly url: string;
+  readonly qos: 0 | 1 | 2;
+  readonly keepaliveMs: number;
+  readonly protocolVersion: 4 | 5;
+  readonly tls: { readonly ca?: Buffer; readonly cert?: Buffer; readonly key?: Buffer; readonly servername?: string; readonly rejectUnauthorized: boolean };
+}
+
+/** The MQTT.js options every connection to an external broker starts from. */
+export function endpointOptions(e: BrokerEndpoint): IClientOptions {
+  return {
+    keepalive: Math.max(1, Math.round(e.keepaliveMs / 1000)),
+    protocolVersion: e.protocolVersion,
+    rejectUnauthorized: e.tls.rejectUnauthorized,
+    ...(e.tls.ca ? { ca: e.tls.ca } : {}),
+    ...(e.tls.cert ? { cert: e.tls.cert } : {}),
+    ...(e.tls.key ? { key: e.tls.key } : {}),
+    ...(e.tls.servername ? { servername: e.tls.servername } : {}),
+  };
+}
+
+export interface ClientLinkOptions {
+  readonly endpoint: BrokerEndpoint;
+  readonly clientId: string;
+  readonly username: string | undefined;
+  readonly password: Buffer | undefined;
+  /** Keep the broker session while the charge point is offline. */
+  readonly persistent: boolean;
+  /** MQTT 5 session expiry with persistent sessions. */
+  readonly sessionExpirySeconds: number;
+  /** Published by the broker if this link dies without a DISCONNECT (retained). */
+  readonly will: { readonly topic: string; readonly payload: string };
+  /** The charge point's downstream filter, subscribed before open() resolves. */
+  readonly subscribe: string;
+  /** CONNACK and SUBACK must both arrive within this. */
+  readonly timeoutMs: number;
+}
+
+/** The broker said no (401 at the upgrade) or could not be reached in time (503). */
+export class LinkRefused extends Error {
+  constructor(readonly kind: 'unauthorized' | 'unavailable', detail: string) {
+    super(detail);
+  }
+}
+
+/** Why a link ended without the gateway asking: another client took the client id, or the link died. */
+export type LinkLoss = 'taken_over' | 'lost';
+
+// CONNACK codes that are about who connects (the rest say the broker cannot serve now).
+const V311_REFUSALS: Record<number, string> = { 1: 'unacceptable protocol version', 2: 'identifier rejected', 3: 'server unavailable', 4: 'bad user name or password', 5: 'not authorized' };
+const UNAUTHORIZED_CODES = { 4: new Set([2, 4, 5]), 5: new Set([0x85, 0x86, 0x87, 0x8a, 0x8c]) };
+/** MQTT 5 DISCONNECT reason: the session was taken over by a client with the same id. */
+const SESSION_TAKEN_OVER = 0x8e;
+
+export class ClientLink implements BrokerPort {
+  readonly kind = 'external' as const;
+  readonly #client: MqttClient;
+  readonly #qos: 0 | 1 | 2;
+  readonly #v5: boolean;
+  /** Messages that arrived before a handler was set (a persistent session's backlog right after CONNACK). */
+  #early: Array<[string, Buffer]> | undefined = [];
+  #handler: BrokerMessageHandler | undefined;
+  #lostListeners: Array<(loss: LinkLoss) => void> = [];
+  #takenOver = false;
+  #loss: LinkLoss | undefined;
+  #closing: Promise<void> | undefined;
+  #connected = true;
+
+  private constructor(client: MqttClient, o: ClientLinkOptions) {
+    this.#client = client;
+    this.#qos = o.endpoint.qos;
+    this.#v5 = o.endpoint.protocolVersion === 5;
+    (client.stream as Partial<Socket>).setNoDelay?.(true);
+    client.on('message', (topic, payload) => {
+      if (this.#handler !== undefined) this.#handler(topic, payload);
+      else this.#early?.push([topic, payload]);
+    });
+    client.on('disconnect', (packet) => {
+      if (packet.reasonCode === SESSION_TAKEN_OVER) this.#takenOver = true;
+    });
+    client.on('close', () => {
+      if (!this.#connected) return;
+      this.#connected = false;
+      if (this.#closing !== undefined) return;
+      this.#loss = this.#takenOver ? 'taken_over' : 'lost';
+      for (const l of this.#lostListeners) l(this.#loss);
+      this.#lostListeners = [];
+      client.end(true);
+    });
+  }
+
+  static async open(o: ClientLinkOptions): Promise<ClientLink> {
+    const properties = o.endpoint.protocolVersion === 5 && o.persistent ? { properties: { sessionExpiryInterval: o.sessionExpirySeconds } } : {};
+    const client = mqtt.connect(o.endpoint.url, {
+      ...endpointOptions(o.endpoint),
+      clientId: o.clientId,
+      ...(o.username !== undefined ? { username: o.username } : {}),
+      ...(o.password !== undefined ? { password: o.password } : {}),
+      clean: !o.persistent,
+      reconnectPeriod: 0,
+      connectTimeout: o.timeoutMs,
+      will: { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: o.endpoint.qos, retain: true },
+      ...properties,
+    });
+    client.on('error', () => undefined); // reported below or through 'close'
+    const timer = setTimeout(() => client.emit('error', Object.assign(new Error('timeout'), { timedOut: true })), o.timeoutMs);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        client.once('connect', () => resolve());
+        client.once('error', (err: Error & { code?: number | string; timedOut?: boolean }) => {
+          if (err.timedOut === true) reject(new LinkRefused('unavailable', `the broker did not answer the CONNECT of ${o.clientId} within ${o.timeoutMs} ms`));
+          else if (typeof err.code === 'number') {
+            const unauthorized = UNAUTHORIZED_CODES[o.endpoint.protocolVersion].has(err.code);
+            const what = o.endpoint.protocolVersion === 4 ? V311_REFUSALS[err.code] ?? `code ${err.code}` : err.message.replace(/^Connection refused: /, '');
+            reject(new LinkRefused(unauthorized ? 'unauthorized' : 'unavailable', `the broker refused the connection of ${o.clientId}: ${what}`));
+          } else reject(new LinkRefused('unavailable', `the broker is not reachable: ${err.message}`));
+        });
+        client.once('close', () => reject(new LinkRefused('unavailable', 'the broker closed the connection before CONNACK')));
+      });
+      const link = new ClientLink(client, o);
+      const granted = await Promise.race([
+        client.subscribeAsync(o.subscribe, { qos: 1 }),
+        new Promise<never>((_, reject) => client.once('error', () => reject(new LinkRefused('unavailable', `the broker did not acknowledge the subscription of ${o.clientId} within ${o.timeoutMs} ms`)))),
+      ]);
+      if (granted.some((g) => g.qos >= 0x80)) {
+        await link.close();
+        throw new LinkRefused('unauthorized', `the broker refused the subscription of ${o.clientId} to ${o.subscribe}`);
+      }
+      return link;
+    } catch (err) {
+      client.end(true);
+      throw err instanceof LinkRefused ? err : new LinkRefused('unavailable', `the broker connection failed: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * A newer link with this client id is being opened by this gateway: if the broker now drops this
+   * one, that is a takeover, also over MQTT 3.1.1 where the broker gives no reason.
+   */
+  markSuperseded(superseded: boolean): void {
+    this.#takenOver = superseded;
+  }
+
+  get superseded(): boolean {
+    return this.#takenOver;
+  }
+
+  async publish(topic: string, payload: string, options?: PublishOptions): Promise<void> {
+    if (!this.#connected || this.#closing !== undefined) throw new Error(`the broker link of ${this.#client.options.clientId ?? ''} is closed`);
+    const properties = this.#v5 && options?.userProperties ? { properties: { userProperties: { ...options.userProperties } } } : {};
+    await this.#client.publishAsync(topic, payload, { qos: this.#qos, retain: options?.retain ?? false, ...properties });
+  }
+
+  /** The link subscribes once, in open(); the charge point's filter is its only subscription. */
+  subscribe(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  unsubscribe(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  setMessageHandler(handler: BrokerMessageHandler): void {
+    this.#handler = handler;
+    const early = this.#early ?? [];
+    this.#early = undefined;
+    for (const [topic, payload] of early) handler(topic, payload);
+  }
+
+  isConnected(): boolean {
+    return this.#connected;
+  }
+
+  onConnectionChange(listener: (connected: boolean) => void): void {
+    this.onLost(() => listener(false));
+  }
+
+  /** Called once if the broker ends the link (not after close()); at once if it already has. */
+  onLost(listener: (loss: LinkLoss) => void): void {
+    if (this.#loss !== undefined) listener(this.#loss);
+    else if (this.#closing === undefined) this.#lostListeners.push(listener);
+  }
+
+  /**
+   * DISCONNECT after every publish made so far is acknowledged (so the broker does not send the
+   * will), bounded by graceMs; then a forced end.
+   */
+  close(graceMs = 2000): Promise<void> {
+    this.#closing ??= (async () => {
+      const client = this.#client;
+      if (!this.#connected) {
+        await client.endAsync(true);
+        return;
+      }
+      const graceful = client.endAsync(false);
+      const timedOut = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(true), graceMs);
+        void graceful.then(
+          () => { clearTimeout(timer); resolve(false); },
+          () => { clearTimeout(timer); resolve(true); },
+        );
+      });
+      if (timedOut) await client.endAsync(true);
+    })();
+    return this.#closing;
+  }
+}
