@@ -115,6 +115,7 @@ export class Bridge {
         released = true;
         if (bound !== undefined) this.#links.delete(bound);
         if (this.#newestLink.get(cpId) === link) this.#newestLink.delete(cpId);
+        link.detach();
         void this.#track(link.close());
       },
     };

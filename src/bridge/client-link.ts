@@ -75,17 +75,33 @@ export class ClientLink implements BrokerPort {
   #takenOver = false;
   #loss: LinkLoss | undefined;
   #closing: Promise<void> | undefined;
-  #connected = true;
+  #connected = false;
+  readonly #persistent: boolean;
+  /** Set once the charge point is gone: later messages stay in a persistent session, unacknowledged. */
+  #detached = false;
+  readonly #withheld = new WeakSet<object>();
 
   private constructor(client: MqttClient, o: ClientLinkOptions) {
     this.#client = client;
     this.#qos = o.endpoint.qos;
     this.#v5 = o.endpoint.protocolVersion === 5;
-    (client.stream as Partial<Socket>).setNoDelay?.(true);
-    client.on('message', (topic, payload) => {
-      if (this.#handler !== undefined) this.#handler(topic, payload);
+    // Listening from the start: a persistent session's backlog may arrive in the same read as CONNACK.
+    client.once('connect', () => {
+      this.#connected = true;
+      (client.stream as Partial<Socket>).setNoDelay?.(true);
+    });
+    this.#persistent = o.persistent;
+    client.on('message', (topic, payload, packet) => {
+      if (this.#detached && this.#persistent) this.#withheld.add(packet);
+      else if (this.#handler !== undefined) this.#handler(topic, payload);
       else this.#early?.push([topic, payload]);
     });
+    // MQTT.js sends PUBACK when this calls back. A message withheld is never acknowledged, so the
+    // broker keeps it in the session and delivers it again when the charge point returns.
+    const handleMessage = client.handleMessage.bind(client);
+    client.handleMessage = (packet, callback) => {
+      if (!this.#withheld.has(packet)) handleMessage(packet, callback);
+    };
     client.on('disconnect', (packet) => {
       if (packet.reasonCode === SESSION_TAKEN_OVER) this.#takenOver = true;
     });
@@ -114,6 +130,7 @@ export class ClientLink implements BrokerPort {
       ...properties,
     });
     client.on('error', () => undefined); // reported below or through 'close'
+    const link = new ClientLink(client, o);
     const timer = setTimeout(() => client.emit('error', Object.assign(new Error('timeout'), { timedOut: true })), o.timeoutMs);
     try {
       await new Promise<void>((resolve, reject) => {
@@ -128,7 +145,6 @@ export class ClientLink implements BrokerPort {
         });
         client.once('close', () => reject(new LinkRefused('unavailable', 'the broker closed the connection before CONNACK')));
       });
-      const link = new ClientLink(client, o);
       const granted = await Promise.race([
         client.subscribeAsync(o.subscribe, { qos: 1 }),
         new Promise<never>((_, reject) => client.once('error', () => reject(new LinkRefused('unavailable', `the broker did not acknowledge the subscription of ${o.clientId} within ${o.timeoutMs} ms`)))),
@@ -192,6 +208,15 @@ export class ClientLink implements BrokerPort {
   onLost(listener: (loss: LinkLoss) => void): void {
     if (this.#loss !== undefined) listener(this.#loss);
     else if (this.#closing === undefined) this.#lostListeners.push(listener);
+  }
+
+  /**
+   * The charge point is gone. With a persistent session, messages still arriving before the broker
+   * processes our DISCONNECT stay with the broker (unacknowledged) for the next connection; with a
+   * clean session they are handled as before (the bridge reports them as not_connected).
+   */
+  detach(): void {
+    this.#detached = true;
   }
 
   /**

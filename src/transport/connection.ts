@@ -134,8 +134,11 @@ export class Connection {
     this.#run(this.channel.handle({ kind: 'service', message }, this.#host.clock.now()));
   }
 
-  /** Set when another gateway instance took this charge point over: its teardown leaves presence alone. */
-  takenOverElsewhere = false;
+  /**
+   * Set when someone else now owns this charge point's presence (another gateway instance, or in
+   * per_client mode the broker publishing the link's will): the teardown leaves presence alone.
+   */
+  presenceHandedOff = false;
 
   /** Closes from the gateway's side with the registry's code for `reason`. */
   close(reason: Exclude<CloseReason, 'closed_by_cp'>): void {

@@ -379,7 +379,9 @@ export class OcppServer {
     attachment.bind(conn, (loss) => {
       // per_client: the broker ended this charge point's link. A takeover (another connection with the
       // same client id) means it is served elsewhere now; anything else closes it so that it reconnects.
-      if (loss === 'taken_over') conn.takenOverElsewhere = true;
+      // Presence: a live broker publishes the link's will (or the new owner publishes online); only
+      // with the broker gone does the teardown publish offline itself (queued until it is back).
+      if (loss === 'taken_over' || this.#d.brokerReady()) conn.presenceHandedOff = true;
       conn.close(loss === 'taken_over' ? 'replaced' : 'broker_disconnected');
     });
     if (conn.closed) return;
@@ -395,7 +397,7 @@ export class OcppServer {
     this.#d.bridge.markTakenOver(cpId, this.#d.clock.now());
     if (conn === undefined || conn.connectedAt > connectedAt) return;
     this.#d.log.info({ cpId, by: instanceId }, 'cluster.taken_over');
-    conn.takenOverElsewhere = true;
+    conn.presenceHandedOff = true;
     conn.close('replaced');
   }
 
@@ -409,7 +411,7 @@ export class OcppServer {
     bridge.publishEvent(conn.cpId, 'disconnected', { cpId: conn.cpId, protocol: conn.protocol, reason, code, disconnectedAt: new Date(now).toISOString() }, conn.protocol, conn).catch(() => undefined);
     // The fence: only the current connection may mark the charge point offline, and not when another
     // instance serves it now.
-    if (wasCurrent && !conn.takenOverElsewhere) bridge.publishPresence(conn.cpId, false, conn.protocol, now, conn).catch(() => undefined);
+    if (wasCurrent && !conn.presenceHandedOff) bridge.publishPresence(conn.cpId, false, conn.protocol, now, conn).catch(() => undefined);
     // After the publishes above: a per_client link flushes them before its DISCONNECT.
     this.#attachments.get(conn)?.release();
     this.#attachments.delete(conn);

@@ -101,10 +101,12 @@ export class Service {
   }
 }
 
-export async function chargePoint(t: TestContext, endpoint: string, identity: string, options: Record<string, unknown> = {}): Promise<RPCClient> {
+/** An ocpp-rpc charge point, connected; `before` runs first (e.g. to register handlers for CALLs waiting at the gateway). */
+export async function chargePoint(t: TestContext, endpoint: string, identity: string, options: Record<string, unknown> = {}, before?: (cp: RPCClient) => void): Promise<RPCClient> {
   // ocpp-rpc's typings require every option; its constructor fills defaults.
   const cp = new RPCClient({ endpoint, identity, protocols: ['ocpp1.6'], strictMode: true, reconnect: false, ...options } as unknown as ConstructorParameters<typeof RPCClient>[0]);
   defer(t, () => cp.close({ force: true }).catch(() => undefined));
+  before?.(cp);
   await cp.connect();
   return cp;
 }

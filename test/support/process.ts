@@ -1,0 +1,42 @@
+// The gateway as a child process, started exactly as `npm start` does, for tests of signals, exit
+// codes and crashes.
+import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+export const EPHEMERAL_FLAGS = ['--ocpp-host', '127.0.0.1', '--ocpp-port', '0', '--mqtt-port', '0', '--mqtt-ws-port', '0', '--api-port', '0', '--set', 'mqtt.embedded.host=127.0.0.1'];
+
+export interface Started { child: ChildProcess; ports: { ocpp: number; mqtt: number; mqttWs: number; api: number }; exit: Promise<number | null>; stderr: () => string }
+
+/** `npm start` runs `node bin/ocpp-gateway.js`; spawn exactly that, so signals reach the gateway itself. */
+export function startCommand(): string[] {
+  const script = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start'];
+  assert.equal(script, 'node bin/ocpp-gateway.js');
+  return ['bin/ocpp-gateway.js'];
+}
+
+export function run(args: string[], env: Record<string, string> = {}): { child: ChildProcess; exit: Promise<number | null>; stderr: () => string } {
+  const child = spawn(process.execPath, [...startCommand(), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, exit, stderr: () => err };
+}
+
+export async function startProcess(t: TestContext, args: string[] = []): Promise<Started> {
+  const r = run([...EPHEMERAL_FLAGS, ...args]);
+  t.after(() => { if (r.child.exitCode === null) r.child.kill('SIGKILL'); });
+  const lines = createInterface({ input: r.child.stdout as NodeJS.ReadableStream });
+  for await (const line of lines) {
+    const entry = JSON.parse(line) as { msg: string; ocpp?: { port: number }; mqtt?: { port: number; wsPort: number }; api?: { port: number } };
+    if (entry.msg === 'gateway.started') {
+      lines.on('line', () => undefined); // keep draining stdout
+      return { ...r, ports: { ocpp: entry.ocpp?.port ?? 0, mqtt: entry.mqtt?.port ?? 0, mqttWs: entry.mqtt?.wsPort ?? 0, api: entry.api?.port ?? 0 } };
+    }
+  }
+  throw new Error(`gateway exited before starting: ${r.stderr()}`);
+}
