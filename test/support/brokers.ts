@@ -25,14 +25,22 @@ export interface BrokerProcess {
   readonly logged: (text: string) => Promise<void>;
 }
 
-/** Spawns a broker, stopped at the end of the test; resolves once its log shows `ready`. */
-async function spawnUntilLogged(t: TestContext, bin: string, args: string[], ready: string): Promise<BrokerProcess> {
-  const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  const stop = () => child.kill('SIGKILL');
+/**
+ * Spawns a broker, stopped at the end of the test; resolves once its log (stdout or stderr) shows
+ * `ready`. With `group`, the broker runs in a process group of its own and stop() kills the whole
+ * group (RabbitMQ's start script runs the Erlang VM as a child).
+ */
+async function spawnUntilLogged(t: TestContext, bin: string, args: string[], ready: string, options: { env?: NodeJS.ProcessEnv; group?: boolean } = {}): Promise<BrokerProcess> {
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: options.group === true, ...(options.env ? { env: options.env } : {}) });
+  const stop = () => {
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    if (options.group === true) process.kill(-child.pid, 'SIGKILL');
+    else child.kill('SIGKILL');
+  };
   defer(t, stop);
   let log = '';
   const waiters: Array<{ text: string; resolve: () => void }> = [];
-  child.stderr?.on('data', (d: Buffer) => {
+  const onData = (d: Buffer) => {
     log += d.toString();
     for (const w of [...waiters]) {
       if (log.includes(w.text)) {
@@ -40,7 +48,9 @@ async function spawnUntilLogged(t: TestContext, bin: string, args: string[], rea
         w.resolve();
       }
     }
-  });
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
   const logged = (text: string) => (log.includes(text) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ text, resolve })));
   await new Promise<void>((resolve, reject) => {
     void logged(ready).then(resolve);
@@ -74,3 +84,28 @@ export async function startNats(t: TestContext): Promise<{ url: string; port: nu
   return { url: `mqtt://127.0.0.1:${port}`, port, ...proc };
 }
 
+
+/**
+ * Starts a private RabbitMQ node with only the MQTT plugin (MQTT 3.1.1) on a free port: its own node
+ * name, distribution port, data and log folders, so the machine's own RabbitMQ is never touched.
+ * Started as the current user through the script under /usr/lib/rabbitmq (the one in /usr/sbin
+ * switches to the rabbitmq user, and its VM then outlives a kill of the wrapper).
+ */
+export async function startRabbitMq(t: TestContext): Promise<{ url: string; port: number } & BrokerProcess> {
+  const bin = ['/usr/lib/rabbitmq/bin/rabbitmq-server'].find((p) => existsSync(p));
+  if (bin === undefined) throw new Error('rabbitmq-server is not installed (.ci/run installs it with apt-get)');
+  const dir = mkdtempSync(join(tmpdir(), 'ocpp-gw-rabbit-'));
+  const [port, distPort] = [await freePort(), await freePort()];
+  // One user, made at first boot: anonymous MQTT clients act as it, and the behaviour suite's charge
+  // point with a password (CP-7:secret) logs in as it, which per_client mode passes to the broker.
+  const user = 'default_user = CP-7\ndefault_pass = secret\nmqtt.default_user = CP-7\nmqtt.default_pass = secret\n';
+  writeFileSync(join(dir, 'rabbitmq.conf'), `listeners.tcp = none\nmqtt.listeners.tcp.default = 127.0.0.1:${port}\nmqtt.allow_anonymous = true\n${user}log.console = true\nlog.console.level = info\nlog.file = false\n`);
+  writeFileSync(join(dir, 'enabled_plugins'), '[rabbitmq_mqtt].\n');
+  const env = {
+    ...process.env, HOME: dir, RABBITMQ_NODENAME: `ocppgw${port}@localhost`, RABBITMQ_DIST_PORT: String(distPort),
+    RABBITMQ_MNESIA_BASE: join(dir, 'mnesia'), RABBITMQ_LOG_BASE: join(dir, 'log'), RABBITMQ_PLUGINS_EXPAND_DIR: join(dir, 'plugins'),
+    RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'), RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq.conf'), RABBITMQ_LOGS: '-',
+  };
+  const proc = await spawnUntilLogged(t, bin, [], 'Server startup complete', { env, group: true });
+  return { url: `mqtt://127.0.0.1:${port}`, port, ...proc };
+}

@@ -96,8 +96,14 @@ export class Service {
     return this.received.filter((m) => m.topic.startsWith(prefix)).map((m) => m.topic);
   }
 
-  async publish(topic: string, payload: unknown): Promise<void> {
-    await this.client.publishAsync(topic, typeof payload === 'string' ? payload : JSON.stringify(payload), { qos: 1 });
+  /**
+   * Publishes at QoS 1. Callers that do not wait (answers sent from a message handler) must not turn
+   * the test's own end, which cuts publishes still awaiting PUBACK, into an unhandled rejection.
+   */
+  publish(topic: string, payload: unknown): Promise<void> {
+    const sent = this.client.publishAsync(topic, typeof payload === 'string' ? payload : JSON.stringify(payload), { qos: 1 }).then(() => undefined);
+    sent.catch(() => undefined);
+    return sent;
   }
 }
 
