@@ -9,6 +9,7 @@ const SCENARIOS: Record<string, () => Promise<Scenario>> = {
   downstream: async () => (await import('./scenarios.js')).downstream,
   idle: async () => (await import('./scenarios.js')).idle,
   storm: async () => (await import('./scenarios.js')).storm,
+  clientmodes: async () => (await import('./scenarios.js')).clientmodes,
   validation: async () => (await import('./validation.js')).run,
   api: async () => (await import('./api.js')).run,
 };

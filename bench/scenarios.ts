@@ -212,3 +212,48 @@ export async function storm(opts: BenchOptions) {
   ].join('\n');
   return { markdown, json: { n, results } };
 }
+
+/** mqtt.client_mode shared vs per_client, both through an external Mosquitto: what a link per CP costs. */
+export async function clientmodes(opts: BenchOptions) {
+  const n = opts.quick ? 200 : 1000;
+  const seconds = opts.quick ? 3 : 10;
+  const targets: TargetName[] = ['gateway-mosquitto', 'gateway-mosquitto-per-client'];
+  const samples = new Map<TargetName, Sample[]>(targets.map((t) => [t, []]));
+  const connects = new Map<TargetName, Array<{ seconds: number; bytesPerCp: number }>>(targets.map((t) => [t, []]));
+  for (const name of interleaved(targets, opts.quick ? 1 : 2)) {
+    const target = await startTarget(name);
+    const svc = await startService(target.mqttPort);
+    const rss0 = rssBytes(target.pid);
+    const t0 = performance.now();
+    const fleet = await connectFleet(target.ocppPort, n);
+    connects.get(name)?.push({ seconds: (performance.now() - t0) / 1000, bytesPerCp: (rssBytes(target.pid) - rss0) / n });
+    try {
+      await upstreamRoundTrips(fleet, 1); // warm-up, discarded
+      samples.get(name)?.push(await measure(target, () => upstreamRoundTrips(fleet, seconds)));
+    } finally {
+      fleet.close();
+      await svc.endAsync(true);
+      await target.stop();
+    }
+  }
+  const s = summarize(samples);
+  const c = new Map([...connects].map(([name, list]) => [name, { seconds: median(list.map((x) => x.seconds)), bytesPerCp: median(list.map((x) => x.bytesPerCp)) }]));
+  const shared = s.get('gateway-mosquitto');
+  const per = s.get('gateway-mosquitto-per-client');
+  const ratios = {
+    throughput: ratio(per?.rps, shared?.rps),
+    gatewayCpu: ratio(per?.cpuPer1000, shared?.cpuPer1000),
+    brokerCpu: ratio(per?.helperCpuPer1000, shared?.helperCpuPer1000),
+    memoryPerCp: ratio(c.get('gateway-mosquitto-per-client')?.bytesPerCp, c.get('gateway-mosquitto')?.bytesPerCp),
+  };
+  const markdown = [
+    `### Client modes: ${n} CPs through an external Mosquitto, shared connection vs one broker link per CP (mqtt.client_mode per_client); connect all, then round trips as in "Round trip"; ${seconds} s per run, medians of ${opts.quick ? 1 : 2} interleaved runs`,
+    '',
+    roundTripTable(s),
+    '',
+    table(['target', `connect ${n} CPs s`, 'gateway KiB per connected CP'], [...c].map(([name, x]) => [name, x.seconds.toFixed(2), (x.bytesPerCp / 1024).toFixed(1)])),
+    '',
+    `per_client vs shared: throughput ×${ratios.throughput.toFixed(2)}, gateway CPU per 1000 RT ×${ratios.gatewayCpu.toFixed(2)}, broker CPU per 1000 RT ×${ratios.brokerCpu.toFixed(2)}, gateway memory per CP ×${ratios.memoryPerCp.toFixed(2)}.`,
+  ].join('\n');
+  return { markdown, json: { n, seconds, samples: Object.fromEntries(samples), summary: Object.fromEntries(s), connects: Object.fromEntries(c), ratios } };
+}

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { startGatewayProcess } from './gateway-process.js';
 
-export type TargetName = 'gateway' | 'gateway-mosquitto' | 'diy' | 'pipe' | 'floor';
+export type TargetName = 'gateway' | 'gateway-mosquitto' | 'gateway-mosquitto-per-client' | 'diy' | 'pipe' | 'floor';
 
 export interface RunningTarget {
   name: TargetName;
@@ -49,7 +49,7 @@ async function startMosquitto(): Promise<{ child: ChildProcess; port: number }> 
     let log = '';
     child.stderr?.on('data', (d: Buffer) => {
       log += d.toString();
-      if (log.includes(`port ${port}`)) resolve();
+      if (log.includes(' running')) resolve(); // logged once the listener is open
     });
     child.once('exit', (code) => reject(new Error(`mosquitto exited ${code}: ${log}`)));
   });
@@ -75,9 +75,11 @@ export async function startTarget(name: TargetName, extraSettings: string[] = []
       const gw = await startGatewayProcess([...BENCH_GATEWAY_SETTINGS, ...extraSettings]);
       return { name, pid: gw.pid, helperPids: [], ocppPort: gw.ocppPort, mqttPort: gw.mqttPort, stop: gw.stop };
     }
-    case 'gateway-mosquitto': {
+    case 'gateway-mosquitto':
+    case 'gateway-mosquitto-per-client': {
       const mosq = await startMosquitto();
-      const gw = await startGatewayProcess([...BENCH_GATEWAY_SETTINGS, `mqtt.url=mqtt://127.0.0.1:${mosq.port}`, ...extraSettings]);
+      const mode = name === 'gateway-mosquitto-per-client' ? ['mqtt.client_mode=per_client'] : [];
+      const gw = await startGatewayProcess([...BENCH_GATEWAY_SETTINGS, `mqtt.url=mqtt://127.0.0.1:${mosq.port}`, ...mode, ...extraSettings]);
       return { name, pid: gw.pid, helperPids: [mosq.child.pid as number], ocppPort: gw.ocppPort, mqttPort: mosq.port, stop: async () => { await gw.stop(); await stopChild(mosq.child); } };
     }
     case 'diy':
