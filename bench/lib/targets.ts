@@ -43,7 +43,7 @@ async function freePort(): Promise<number> {
 async function startMosquitto(): Promise<{ child: ChildProcess; port: number }> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'bench-mosq-'));
-  writeFileSync(join(dir, 'm.conf'), `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\nlog_dest stderr\nlog_type error\nlog_type notice\nlog_type information\n`);
+  writeFileSync(join(dir, 'm.conf'), `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\nset_tcp_nodelay true\nlog_dest stderr\nlog_type error\nlog_type notice\nlog_type information\n`);
   const child = spawn('mosquitto', ['-c', join(dir, 'm.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let log = '';
