@@ -120,6 +120,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
     cleanups.push(() => auth.close());
 
+    let bridgeRef: Bridge | undefined;
     const metrics = new Metrics({
       connections: () => registry.size,
       pending: () => {
@@ -132,6 +133,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         return p;
       },
       brokerConnected: () => broker.isConnected(),
+      brokerLinks: () => bridgeRef?.openLinks ?? 0,
     });
     const format = config.topics.preset === 'emqx5' ? new Emqx5Format(config.mqtt.mountpoint) : new TopicFormat(topics);
     const pc = config.mqtt.per_client;
@@ -139,6 +141,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ? { endpoint, persistent: pc.persistent_session, sessionExpirySeconds: Math.round(pc.session_expiry / 1000), timeoutMs: Math.min(pc.connect_timeout, config.ocpp.handshake_timeout) }
       : undefined;
     const bridge = new Bridge(broker, topics, format, registry, log, metrics, config.mqtt.offline_calls, perClient);
+    bridgeRef = bridge;
     const admission = new Admission(clock, config.ocpp.max_connect_rate, config.ocpp.connect_burst, config.ocpp.max_connections_per_address);
     const o = config.ocpp;
     const listeners: ListenerSpec[] = [];

@@ -38,7 +38,7 @@ const perClient = (url: string, extra: Record<string, unknown> = {}) => ({
 for (const version of ['3.1.1', '5'] as const) {
   test(`[SPEC §7, §8] per_client MQTT ${version}: Mosquitto's password file admits CP1, refuses a wrong password with 401; the broker lists CP1 as a client`, T, async (t) => {
     const broker = await securedMosquitto(t, { [GATEWAY.username]: GATEWAY.password, [SERVICE.username]: SERVICE.password, CP1: 'cp1-secret', CP2: 'cp2-secret' });
-    const { ocppUrl } = await startTestGateway(t, perClient(broker.url, { 'mqtt.protocol_version': version }));
+    const { ocppUrl, gw } = await startTestGateway(t, perClient(broker.url, { 'mqtt.protocol_version': version }));
     const svc = await Service.connect(t, broker.url, ['ocpp/#'], SERVICE);
 
     const wrong = await upgradeStatus(`${ocppUrl}/CP2`, ['ocpp1.6'], { authorization: basic('CP2', 'not-it') });
@@ -56,6 +56,8 @@ for (const version of ['3.1.1', '5'] as const) {
     });
     // The CP's traffic goes through its own link, under the broker's ACL for client id CP1.
     assert.deepEqual(await cp.call('Heartbeat', {}), { currentTime: '2026-11-23T10:00:00.000Z' });
+    const links = await gw.metrics.registry.getSingleMetric('ocpp_gateway_broker_links')?.get();
+    assert.equal(links?.values[0]?.value, 1, 'one link: CP1 (CP2 was refused)');
   });
 
   test(`[SPEC §7] per_client MQTT ${version}: with a persistent session a CALL published while CP1 is offline arrives when it returns; without, it does not`, T, async (t) => {

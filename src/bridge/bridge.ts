@@ -50,6 +50,7 @@ export class Bridge {
   /** per_client: the bound link of each connection, and the newest link of each cpId. */
   readonly #links = new Map<object, ClientLink>();
   readonly #newestLink = new Map<string, ClientLink>();
+  #openLinks = 0;
   #pending = 0;
   #drained: Array<() => void> = [];
 
@@ -73,6 +74,11 @@ export class Bridge {
 
   get perClient(): boolean {
     return this.#perClient !== undefined;
+  }
+
+  /** per_client: links open now, from CONNACK until their DISCONNECT is done. */
+  get openLinks(): number {
+    return this.#openLinks;
   }
 
   /**
@@ -101,6 +107,7 @@ export class Bridge {
       throw err;
     }
     this.#newestLink.set(cpId, link);
+    this.#openLinks++;
     let bound: Connection | undefined;
     let released = false;
     return {
@@ -116,7 +123,7 @@ export class Bridge {
         if (bound !== undefined) this.#links.delete(bound);
         if (this.#newestLink.get(cpId) === link) this.#newestLink.delete(cpId);
         link.detach();
-        void this.#track(link.close());
+        void this.#track(link.close().finally(() => this.#openLinks--));
       },
     };
   }

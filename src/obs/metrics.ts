@@ -7,6 +7,8 @@ export interface MetricSources {
   /** Sums over all connections. */
   pending(): { upstream: number; downstream: number; queued: number };
   brokerConnected(): boolean;
+  /** mqtt.client_mode per_client: broker links open now (one per charge point, and those still closing). */
+  brokerLinks(): number;
 }
 
 /** Distinct action label values kept; more (a CP inventing actions) are counted as "other". */
@@ -71,6 +73,7 @@ export class Metrics {
       },
     });
     new Gauge({ name: 'ocpp_gateway_broker_connected', help: '1 while the MQTT broker is reachable.', registers, collect() { this.set(sources.brokerConnected() ? 1 : 0); } });
+    new Gauge({ name: 'ocpp_gateway_broker_links', help: 'mqtt.client_mode per_client: broker connections of charge points open now (0 in shared mode).', registers, collect() { this.set(sources.brokerLinks()); } });
   }
 
   /** The action as a label value, bounded in number. */
