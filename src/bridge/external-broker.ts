@@ -66,24 +66,33 @@ export class ExternalBroker implements BrokerPort {
       clean: true,
     });
     const broker = new ExternalBroker(client, o);
+    let lastError = '';
+    let onStartError: (err: Error & { code?: number | string }) => void = () => undefined;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         client.end(true);
-        reject(new StartupError(`external MQTT broker ${o.url} (mqtt.url): no connection within ${o.connectTimeoutMs} ms`));
+        reject(new StartupError(`external MQTT broker ${o.url} (mqtt.url): no connection within ${o.connectTimeoutMs} ms${lastError === '' ? '' : ` (last error: ${lastError})`}`));
       }, o.connectTimeoutMs);
       client.once('connect', () => {
         clearTimeout(timer);
         resolve();
       });
-      client.once('error', (err: Error & { code?: number | string }) => {
-        // A refused CONNECT (bad credentials, unsupported protocol version) will not get better by retrying.
-        if (typeof err.code === 'number') {
-          clearTimeout(timer);
-          client.end(true);
-          reject(new StartupError(`external MQTT broker ${o.url} (mqtt.url) refused the connection: ${err.message}`));
+      onStartError = (err) => {
+        // A refused CONNECT (bad credentials, unsupported protocol version) or a broker certificate
+        // that does not verify will not get better by retrying.
+        const tls = typeof err.code === 'string' && /CERT|SIGNATURE|ALTNAME|SELF_SIGNED|ISSUER/.test(err.code);
+        if (typeof err.code !== 'number' && !tls) {
+          lastError = err.message;
+          return;
         }
-      });
-    });
+        clearTimeout(timer);
+        client.end(true);
+        reject(new StartupError(tls
+          ? `external MQTT broker ${o.url} (mqtt.url): its TLS certificate does not verify: ${err.message} (mqtt.tls.ca_file, mqtt.tls.servername)`
+          : `external MQTT broker ${o.url} (mqtt.url) refused the connection: ${err.message}`));
+      };
+      client.on('error', onStartError);
+    }).finally(() => client.off('error', onStartError));
     return broker;
   }
 
