@@ -8,6 +8,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { BrokerMessageHandler, BrokerPort, PublishOptions } from './broker.js';
 import { endpointOptions, type BrokerEndpoint } from './client-link.js';
 import { StartupError } from '../transport/listen.js';
+import { Backoff } from './backoff.js';
 
 export interface ExternalBrokerOptions extends BrokerEndpoint {
   readonly clientId: string;
@@ -32,18 +33,17 @@ export class ExternalBroker implements BrokerPort {
     this.#client = client;
     this.#qos = o.qos;
     this.#v5 = o.protocolVersion === 5;
-    let delay = o.reconnectPeriodMs;
+    const backoff = new Backoff(o.reconnectPeriodMs, o.reconnectMaxMs, o.reconnectJitter);
     client.on('connect', () => {
       (client.stream as Partial<Socket>).setNoDelay?.(true);
-      delay = o.reconnectPeriodMs;
-      client.options.reconnectPeriod = delay;
+      backoff.reset();
+      client.options.reconnectPeriod = o.reconnectPeriodMs;
       this.#setConnected(true);
     });
-    // Capped exponential backoff with jitter: MQTT.js reads reconnectPeriod when it schedules the next
-    // attempt, so each failure sets the delay of the attempt after it.
+    // MQTT.js reads reconnectPeriod when it schedules the next attempt, after 'close': each loss or
+    // failed attempt sets the delay of the attempt after it.
     client.on('close', () => {
-      delay = Math.min(o.reconnectMaxMs, delay * 2);
-      client.options.reconnectPeriod = Math.max(100, Math.round(delay * (1 - o.reconnectJitter * Math.random())));
+      client.options.reconnectPeriod = backoff.next();
     });
     for (const event of ['close', 'offline', 'disconnect'] as const) client.on(event, () => this.#setConnected(false));
     client.on('error', () => undefined); // reported through the connection state; MQTT.js reconnects
