@@ -88,7 +88,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     let mqttAddress: GatewayAddresses['mqtt'];
     if (config.mqtt.url === '') {
       const e = config.mqtt.embedded;
-      const embedded = await EmbeddedBroker.start({ host: e.host, port: e.port, wsEnabled: e.ws_enabled, wsPort: e.ws_port, wsPath: e.ws_path, qos: config.mqtt.qos as 0 | 1 | 2 });
+      const credentials = e.username === '' ? undefined : { username: e.username, password: e.password };
+      const embedded = await EmbeddedBroker.start({ host: e.host, port: e.port, wsEnabled: e.ws_enabled, wsPort: e.ws_port, wsPath: e.ws_path, qos: config.mqtt.qos as 0 | 1 | 2, credentials });
+      if (credentials === undefined && !LOOPBACK.has(e.host)) {
+        log.warn({ host: e.host, port: embedded.addresses.mqttPort }, 'mqtt.embedded_open: the embedded broker accepts any MQTT client beyond loopback; set mqtt.embedded.username and password, or mqtt.embedded.host 127.0.0.1');
+      }
       broker = embedded;
       mqttAddress = { port: embedded.addresses.mqttPort, wsPort: embedded.addresses.wsPort };
     } else {

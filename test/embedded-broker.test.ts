@@ -1,10 +1,12 @@
-// The embedded broker under bursts: thousands of publishes issued in one synchronous run (a shutdown
+// The embedded broker: its login check, and bursts: thousands of publishes issued in one synchronous run (a shutdown
 // with many charge points publishes two per connection) must all arrive, without exhausting the stack.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
 import { EmbeddedBroker } from '../src/bridge/embedded-broker.js';
 import { defer } from './support/cleanup.js';
+import { chargePoint, Service, startTestGateway } from './support/harness.js';
+import { loadConfig } from '../src/config/load.js';
 
 test('a burst of 20,000 publishes reaches an MQTT subscriber, none lost, no stack overflow', { timeout: 60_000 }, async (t) => {
   const broker = await EmbeddedBroker.start({ host: '127.0.0.1', port: 0, wsEnabled: false, wsPort: 0, wsPath: '/mqtt', qos: 1 });
@@ -38,4 +40,28 @@ test('a burst of unmatched publishes behind a slow subscriber does not overflow 
   }
   await Promise.all(published);
   assert.equal(published.length, 50_500);
+});
+
+test('[SPEC §7] mqtt.embedded.username/password: over TCP and WebSocket, no or wrong credentials are refused (CONNACK 4), the right ones see the charge points', { timeout: 20_000 }, async (t) => {
+  const { ocppUrl, gw } = await startTestGateway(t, { 'mqtt.embedded.username': 'csms', 'mqtt.embedded.password': 'p4ss' });
+  const tcp = `mqtt://127.0.0.1:${gw.addresses.mqtt?.port ?? 0}`;
+  const ws = `ws://127.0.0.1:${gw.addresses.mqtt?.wsPort ?? 0}/mqtt`;
+  for (const url of [tcp, ws]) {
+    for (const creds of [{}, { username: 'csms', password: 'wrong' }, { username: 'other', password: 'p4ss' }]) {
+      const err = await mqtt.connectAsync(url, { reconnectPeriod: 0, ...creds }).then(
+        async (c) => { await c.endAsync(true); return undefined; },
+        (e: unknown) => e as Error & { code?: number },
+      );
+      assert.equal(err?.code, 4, `${url} ${JSON.stringify(creds)} is refused with "bad user name or password"`);
+    }
+  }
+  const svc = await Service.connect(t, ws, ['ocpp/+/event/#'], { username: 'csms', password: 'p4ss' });
+  await chargePoint(t, ocppUrl, 'CP1');
+  await svc.waitFor('ocpp/CP1/event/connected');
+});
+
+test('[SPEC §7] mqtt.embedded.username without a password is a config error naming the key', () => {
+  const r = loadConfig({ overrides: [['mqtt.embedded.username', 'csms']] });
+  assert.equal(r.ok, false);
+  assert.match(r.ok ? '' : r.errors.join('\n'), /mqtt\.embedded\.password: is required with mqtt\.embedded\.username/);
 });

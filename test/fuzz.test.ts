@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { decodeFrame, type DecodeProblem } from '../src/ocpp/codec.js';
 import { PROTOCOLS, MAX_MESSAGE_ID_LENGTH } from '../src/ocpp/protocols.js';
 import { parseBasicAuth, parseCpIdFromPath, parseProtocolList, selectProtocol } from '../src/transport/handshake.js';
-import { TopicLayout } from '../src/bridge/topics.js';
+import { encodeLevel, TopicLayout } from '../src/bridge/topics.js';
 import { Channel, type ChannelInput, type TimerKey } from '../src/session/channel.js';
 import { MessageChecks } from '../src/validation/checks.js';
 import { loadConfig } from '../src/config/load.js';
@@ -83,7 +83,9 @@ test('fuzz: downstream topics parse or are ignored, never throw; ids round-trip'
     layout.parseDn(topic);
   }), RUNS);
   fc.assert(fc.property(fc.string({ minLength: 1 }), fc.string({ minLength: 1 }), (cpId, messageId) => {
-    const topic = layout.up(cpId, 'request', 'X', messageId, '').replace('/up/', '/dn/');
+    // The dn topic as a service writes it, with the same percent-encoding the up topic uses.
+    const topic = `ocpp/${encodeLevel(cpId)}/dn/request/X/${encodeLevel(messageId)}`;
+    assert.equal(layout.up(cpId, 'request', 'X', messageId, ''), `ocpp/${encodeLevel(cpId)}/up/request/X/${encodeLevel(messageId)}`);
     const parsed = layout.parseDn(topic);
     assert.deepEqual(parsed, { cpId, type: 'request', action: 'X', messageId });
   }), RUNS);

@@ -6,6 +6,20 @@ import { Aedes, type AedesPublishPacket } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { BrokerMessageHandler, BrokerPort, PublishOptions } from './broker.js';
 import { closeServer, listen } from '../transport/listen.js';
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+/** The embedded broker's login check: constant-time comparison of both fields (3.1.1 return code 4 on mismatch). */
+function checkCredentials(expected: { readonly username: string; readonly password: string }) {
+  const digest = (value: string | Buffer) => createHash('sha256').update(value).digest();
+  const user = digest(expected.username);
+  const pass = digest(expected.password);
+  return (_client: unknown, username: Readonly<string | undefined>, password: Readonly<Buffer | undefined>, done: (error: (Error & { returnCode: 4 }) | null, success: boolean | null) => void): void => {
+    const userOk = timingSafeEqual(digest(username ?? ''), user);
+    const passOk = timingSafeEqual(digest(password ?? Buffer.alloc(0)), pass);
+    if (username !== undefined && userOk && passOk) done(null, true);
+    else done(Object.assign(new Error('bad user name or password'), { returnCode: 4 as const }), false);
+  };
+}
 
 const MAX_INFLIGHT = 64;
 const noop = () => undefined;
@@ -17,6 +31,8 @@ export interface EmbeddedBrokerOptions {
   readonly wsPort: number;
   readonly wsPath: string;
   readonly qos: 0 | 1 | 2;
+  /** When set, every MQTT client (TCP and WebSocket) must log in with these. */
+  readonly credentials?: { readonly username: string; readonly password: string } | undefined;
 }
 
 export interface EmbeddedBrokerAddresses {
@@ -72,7 +88,7 @@ export class EmbeddedBroker implements BrokerPort {
   }
 
   static async start(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
-    const aedes = await Aedes.createBroker();
+    const aedes = await Aedes.createBroker(options.credentials ? { authenticate: checkCredentials(options.credentials) } : {});
     const broker = new EmbeddedBroker(aedes, options);
     try {
       const tcp = await listen(broker.#tcp, options.host, options.port, {

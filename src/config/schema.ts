@@ -148,6 +148,8 @@ export const configSchema = z
             ws_port: port(8083, 'WebSocket port of the embedded broker.'),
             ws_enabled: bool(true, 'Serve MQTT over WebSocket as well.'),
             ws_path: str('/mqtt', 'Path of the embedded broker\'s WebSocket listener.'),
+            username: str('', 'When set (with password), every MQTT client of the embedded broker must log in with this user name; empty = any client may connect (bind host to loopback then).'),
+            password: str('', 'The password that goes with mqtt.embedded.username.'),
           },
           'The embedded broker (used when mqtt.url is empty).',
         ),
@@ -262,6 +264,9 @@ export const configSchema = z
     }
     if (cfg.mqtt.client_mode === 'per_client' && cfg.mqtt.url === '') {
       ctx.addIssue({ code: 'custom', path: ['mqtt', 'client_mode'], message: 'per_client needs an external broker (set mqtt.url)' });
+    }
+    if ((cfg.mqtt.embedded.username === '') !== (cfg.mqtt.embedded.password === '')) {
+      ctx.addIssue({ code: 'custom', path: ['mqtt', 'embedded', cfg.mqtt.embedded.username === '' ? 'username' : 'password'], message: 'is required with mqtt.embedded.' + (cfg.mqtt.embedded.username === '' ? 'password' : 'username') });
     }
     if (cfg.auth.provider === 'broker' && cfg.mqtt.client_mode !== 'per_client') {
       ctx.addIssue({ code: 'custom', path: ['auth', 'provider'], message: 'broker requires mqtt.client_mode per_client (only then does the broker see the charge point\'s credentials)' });
