@@ -11,6 +11,16 @@ import { join } from 'node:path';
 import { basic, chargePoint, rawSocket, Service, startTestGateway, upgradeStatus } from './support/harness.js';
 import { startMosquitto } from './support/brokers.js';
 import { startProcess } from './support/process.js';
+import { defer } from './support/cleanup.js';
+import mqtt from 'mqtt';
+import { pino } from 'pino';
+import { Bridge } from '../src/bridge/bridge.js';
+import { ExternalBroker } from '../src/bridge/external-broker.js';
+import { TopicFormat } from '../src/bridge/message-format.js';
+import { TopicLayout } from '../src/bridge/topics.js';
+import { Metrics } from '../src/obs/metrics.js';
+import { Registry } from '../src/session/registry.js';
+import type { Connection } from '../src/transport/connection.js';
 
 const T = { timeout: 30_000 };
 const GATEWAY = { username: 'gateway', password: 'gw-secret' };
@@ -153,4 +163,28 @@ test('[SPEC §7] config: per_client needs mqtt.url; auth.provider broker needs p
   assert.match(a.ok ? '' : a.errors.join('\n'), /mqtt\.client_mode: per_client needs an external broker \(set mqtt\.url\)/);
   const b = loadConfig({ overrides: [['auth.provider', 'broker']] });
   assert.match(b.ok ? '' : b.errors.join('\n'), /auth\.provider: broker requires mqtt\.client_mode per_client/);
+});
+
+test('[SPEC §7] per_client: a persistent session\'s backlog that reached a link whose upgrade then failed is answered not_connected, not dropped', T, async (t) => {
+  const broker = await startMosquitto(t);
+  const svc = await Service.connect(t, broker.url, ['ocpp/+/up/error/#']);
+  // The charge point's session, with its subscription, left on the broker; a CALL waits in it.
+  const first = await mqtt.connectAsync(broker.url, { clientId: 'CP-U', clean: false, reconnectPeriod: 0 });
+  await first.subscribeAsync('ocpp/CP-U/dn/+/+/+', { qos: 1 });
+  await first.endAsync();
+  await svc.publish('ocpp/CP-U/dn/request/Reset/lost-1', { type: 'Soft' });
+  // The bridge makes the link (the backlog arrives right after CONNACK, before SUBACK) and the upgrade
+  // is abandoned before a connection is bound to it.
+  const endpoint = { url: broker.url, qos: 1 as const, keepaliveMs: 60_000, protocolVersion: 4 as const, tls: { rejectUnauthorized: true } };
+  const control = await ExternalBroker.start({ ...endpoint, clientId: '', username: '', password: '', reconnectPeriodMs: 100, reconnectMaxMs: 1000, reconnectJitter: 0, connectTimeoutMs: 5000 });
+  defer(t, () => control.close());
+  const layout = TopicLayout.create('ocpp/', { up: '${cpId}/up/${type}/${action}/${messageId}', dn: '${cpId}/dn/${type}/${action}/${messageId}', event: '${cpId}/event/${event}', status: '${cpId}/status' }) as TopicLayout;
+  const registry = new Registry<Connection>();
+  const metrics = new Metrics({ connections: () => 0, pending: () => ({ upstream: 0, downstream: 0, queued: 0 }), brokerConnected: () => true, brokerLinks: () => 0 });
+  const bridge = new Bridge(control, layout, new TopicFormat(layout), registry, pino({ level: 'silent' }), metrics, 'reject', { endpoint, persistent: true, sessionExpirySeconds: 60, timeoutMs: 5000 });
+  const attachment = await bridge.attach('CP-U', 'ocpp1.6', {});
+  attachment.release();
+  const error = await svc.waitFor('ocpp/CP-U/up/error/Reset/lost-1');
+  assert.equal((error.json as { errorDetails: { gateway: { reason: string } } }).errorDetails.gateway.reason, 'not_connected');
+  await bridge.drained();
 });

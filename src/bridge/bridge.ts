@@ -121,6 +121,9 @@ export class Bridge {
         if (released) return;
         released = true;
         if (bound !== undefined) this.#links.delete(bound);
+        // A persistent session's backlog that arrived while the upgrade was still under way, and the
+        // upgrade then failed: answered as not_connected rather than dropped.
+        else for (const [topic, payload] of link.takeUndelivered()) this.#dispatch(topic, payload, this.#broker, () => undefined, cpId);
         if (this.#newestLink.get(cpId) === link) this.#newestLink.delete(cpId);
         link.detach();
         void this.#track(link.close().finally(() => this.#openLinks--));

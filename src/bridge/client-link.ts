@@ -211,6 +211,16 @@ export class ClientLink implements BrokerPort {
   }
 
   /**
+   * The messages that arrived and were acknowledged but never reached a connection (the upgrade
+   * failed after the link was made); the caller reports them.
+   */
+  takeUndelivered(): Array<[string, Buffer]> {
+    const early = this.#early ?? [];
+    this.#early = undefined;
+    return early;
+  }
+
+  /**
    * The charge point is gone. With a persistent session, messages still arriving before the broker
    * processes our DISCONNECT stay with the broker (unacknowledged) for the next connection; with a
    * clean session they are handled as before (the bridge reports them as not_connected).
