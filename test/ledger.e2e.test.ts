@@ -1,7 +1,7 @@
 // "Never lose or fake a message": 100 charge points keep one CALL outstanding each while the external
 // broker is killed mid-traffic and restarted, in both client modes. Afterwards every CALL is accounted
 // for. [SPEC §5, §7]
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
 import WebSocket from 'ws';
@@ -9,13 +9,16 @@ import { startTestGateway } from './support/harness.js';
 import { startMosquitto } from './support/brokers.js';
 import { defer } from './support/cleanup.js';
 
-test('broker killed and restarted under load: the ledger of CALLs adds up, no answer is invented', { timeout: 60_000 }, async (t) => {
-  const mosq = await startMosquitto(t);
-  const { gw, ocppUrl } = await startTestGateway(t, { 'mqtt.url': mosq.url, 'mqtt.reconnect_period': '100ms', 'mqtt.reconnect_max': '300ms', 'upstream.awaiting_timeout': '2s', 'ocpp.max_connections_per_address': 1000 });
+/** Gateway settings for both ledger tests: quick reconnects, a short upstream timeout, no per-address cap. */
+const settings = (url: string, mode: 'shared' | 'per_client') => ({
+  'mqtt.url': url, 'mqtt.client_mode': mode, 'mqtt.reconnect_period': '100ms', 'mqtt.reconnect_max': '300ms',
+  'upstream.awaiting_timeout': '2s', 'ocpp.max_connections_per_address': 1000,
+});
 
-  // The service: answers every CALL with a payload derived from the CALL, and remembers what it saw.
-  const serviceSaw = new Map<string, string>(); // `${cpId}/${id}` -> the data it answered with
-  const svc = mqtt.connect(mosq.url, { reconnectPeriod: 100, clean: true });
+/** The service: answers every CALL with a payload derived from it; returns `${cpId}/${id}` -> the data it answered. */
+async function echoService(t: TestContext, url: string): Promise<Map<string, string>> {
+  const serviceSaw = new Map<string, string>();
+  const svc = mqtt.connect(url, { reconnectPeriod: 100, clean: true });
   defer(t, () => svc.endAsync(true));
   await new Promise<void>((resolve) => svc.once('connect', () => resolve()));
   svc.on('message', (topic, payload) => {
@@ -25,181 +28,183 @@ test('broker killed and restarted under load: the ledger of CALLs adds up, no an
     svc.publish(`ocpp/${cpId}/dn/response/${action}/${id}`, JSON.stringify({ status: 'Accepted', data: `echo:${data}` }), { qos: 1 });
   });
   await svc.subscribeAsync('ocpp/+/up/request/#', { qos: 1 });
+  return serviceSaw;
+}
+
+/** Every DataTransfer the charge points sent, and what became of it. Keys are `${cpId}/${messageId}`. */
+class Ledger {
+  sent = 0;
+  results = 0;
+  errors = 0;
+  /** Outstanding when the charge point's socket closed: the CP saw no answer, as with a time-out. */
+  cutOff = 0;
+  afterRestart = 0;
+  restarted = false;
+  readonly wrong: string[] = [];
+  readonly outstanding = new Map<string, string>();
+  readonly sentKeys = new Set<string>();
+  readonly #answered = new Set<string>();
+  readonly #quiet: Array<() => void> = [];
+
+  constructor(readonly serviceSaw: Map<string, string>) {}
+
+  /** The frame of charge point cpId's CALL number seq, booked as sent. */
+  call(cpId: string, seq: number): string {
+    const data = `${cpId}-${seq}`;
+    this.outstanding.set(`${cpId}/${seq}`, data);
+    this.sentKeys.add(`${cpId}/${seq}`);
+    this.sent++;
+    return JSON.stringify([2, String(seq), 'DataTransfer', { vendorId: 'ledger', data }]);
+  }
+
+  /** A frame charge point cpId received: it must answer a CALL still outstanding, once, with what the service produced. */
+  answer(cpId: string, raw: string): void {
+    const [type, id, third] = JSON.parse(raw) as [number, string, unknown];
+    const key = `${cpId}/${id}`;
+    const data = this.outstanding.get(key);
+    if (data === undefined || this.#answered.has(key)) this.wrong.push(`unexpected answer ${key}`);
+    this.#answered.add(key);
+    this.outstanding.delete(key);
+    if (type === 3) {
+      this.results++;
+      if (this.restarted) this.afterRestart++;
+      if ((third as { data?: string }).data !== `echo:${data}` || this.serviceSaw.get(key) !== data) this.wrong.push(`invented or crossed result for ${key}`);
+    } else if (type === 4) this.errors++;
+    else this.wrong.push(`frame type ${type}`);
+    this.#settle();
+  }
+
+  /** cpId's socket closed: what it had outstanding is cut off. */
+  cut(cpId: string): void {
+    for (const key of [...this.outstanding.keys()]) {
+      if (key.startsWith(`${cpId}/`)) {
+        this.outstanding.delete(key);
+        this.cutOff++;
+      }
+    }
+    this.#settle();
+  }
+
+  /** Resolves when `count()` reaches n (checked on every turn of the event loop, no timers). */
+  reached(count: () => number, n: number): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => (count() >= n ? resolve() : setImmediate(check));
+      check();
+    });
+  }
+
+  /** Resolves once nothing is outstanding (stop sending first). */
+  quiet(): Promise<void> {
+    return this.outstanding.size === 0 ? Promise.resolve() : new Promise((resolve) => this.#quiet.push(resolve));
+  }
+
+  #settle(): void {
+    if (this.outstanding.size === 0) for (const q of this.#quiet.splice(0)) q();
+  }
+
+  /** Nothing invented, towards the CPs or the service, and the counts add up. */
+  check(t: TestContext, extra = ''): void {
+    assert.deepEqual(this.wrong, []);
+    assert.equal(this.sent, this.results + this.errors + this.cutOff, `sent ${this.sent} = results ${this.results} + errors ${this.errors} + cut off by a close ${this.cutOff}`);
+    // The service may have seen more CALLs than got results (its answer was lost with the broker or
+    // the socket: the charge point got a time-out), but every CALL it saw is one a charge point sent.
+    assert.ok(this.serviceSaw.size >= this.results);
+    assert.deepEqual([...this.serviceSaw.keys()].filter((k) => !this.sentKeys.has(k)), []);
+    t.diagnostic(`sent ${this.sent}, results ${this.results} (after restart ${this.afterRestart}), errors ${this.errors}, cut off ${this.cutOff}, service saw ${this.serviceSaw.size}${extra}`);
+  }
+}
+
+test('broker killed and restarted under load: the ledger of CALLs adds up, no answer is invented', { timeout: 60_000 }, async (t) => {
+  const mosq = await startMosquitto(t);
+  const { gw, ocppUrl } = await startTestGateway(t, settings(mosq.url, 'shared'));
+  const ledger = new Ledger(await echoService(t, mosq.url));
 
   // 100 charge points, each with one DataTransfer outstanding at a time.
-  const ledger = { sent: 0, results: 0, errors: 0, wrong: [] as string[], afterRestart: 0 };
-  const answered = new Set<string>();
-  let restarted = false;
   let running = true;
-  const outstanding = new Map<string, string>(); // `${cpId}/${id}` -> data
-  const settled: Array<() => void> = [];
-  const cps = await Promise.all(Array.from({ length: 100 }, (_, i) => new Promise<WebSocket>((resolve, reject) => {
+  await Promise.all(Array.from({ length: 100 }, (_, i) => new Promise<void>((resolve, reject) => {
     const cpId = `L${i}`;
     const ws = new WebSocket(`${ocppUrl}/${cpId}`, ['ocpp1.6']);
     defer(t, () => ws.terminate());
     let seq = 0;
-    const send = () => {
-      const id = `${++seq}`;
-      const data = `${cpId}-${seq}`;
-      outstanding.set(`${cpId}/${id}`, data);
-      ledger.sent++;
-      ws.send(JSON.stringify([2, id, 'DataTransfer', { vendorId: 'ledger', data }]));
-    };
     ws.on('message', (raw) => {
-      const [type, id, third] = JSON.parse(String(raw)) as [number, string, unknown];
-      const key = `${cpId}/${id}`;
-      const data = outstanding.get(key);
-      if (data === undefined || answered.has(key)) ledger.wrong.push(`unexpected answer ${key}`);
-      answered.add(key);
-      outstanding.delete(key);
-      if (type === 3) {
-        ledger.results++;
-        if (restarted) ledger.afterRestart++;
-        // The answer must be the one the service produced for this very CALL.
-        if ((third as { data?: string }).data !== `echo:${data}` || serviceSaw.get(key) !== data) ledger.wrong.push(`invented or crossed result for ${key}`);
-      } else if (type === 4) ledger.errors++;
-      else ledger.wrong.push(`frame type ${type}`);
-      if (running) send();
-      else if (outstanding.size === 0) for (const s of settled.splice(0)) s();
+      ledger.answer(cpId, String(raw));
+      if (running) ws.send(ledger.call(cpId, ++seq));
     });
-    ws.once('open', () => { send(); resolve(ws); });
+    ws.once('open', () => { ws.send(ledger.call(cpId, ++seq)); resolve(); });
     ws.once('error', reject);
   })));
-  assert.equal(cps.length, 100);
 
-  const resultsAt = (n: number) => new Promise<void>((resolve) => {
-    const check = () => (ledger.results >= n ? resolve() : setImmediate(check));
-    check();
-  });
-  await resultsAt(500);
+  await ledger.reached(() => ledger.results, 500);
   mosq.stop(); // mid-traffic
   await gw.brokerState(false);
-  const errorsBefore = ledger.errors;
-  await new Promise<void>((resolve) => { const check = () => (ledger.errors >= errorsBefore + 100 ? resolve() : setImmediate(check)); check(); });
+  await ledger.reached(() => ledger.errors, ledger.errors + 100);
   await startMosquitto(t, '', mosq.port);
   await gw.brokerState(true);
-  restarted = true;
-  await resultsAt(ledger.results + 500);
+  ledger.restarted = true;
+  await ledger.reached(() => ledger.results, ledger.results + 500);
   assert.ok(ledger.afterRestart >= 500, 'traffic flows again after the restart');
 
   // Quiesce: no new CALLs; every outstanding one gets its answer or its time-out (awaiting_timeout 2 s).
   running = false;
-  if (outstanding.size > 0) await new Promise<void>((resolve) => settled.push(resolve));
-
-  assert.deepEqual(ledger.wrong, []);
-  assert.equal(ledger.sent, ledger.results + ledger.errors, `sent ${ledger.sent} = results ${ledger.results} + errors ${ledger.errors}`);
+  await ledger.quiet();
+  ledger.check(t);
+  assert.equal(ledger.cutOff, 0, 'no socket closed: the charge points stayed connected through the outage');
   assert.ok(ledger.errors >= 100, 'CALLs during the outage were refused, not left hanging');
-  // Every result a charge point got is one the service produced; the service may have seen more
-  // CALLs than got results (its answer was lost with the broker: the charge point got a time-out).
-  assert.ok(serviceSaw.size >= ledger.results);
-  t.diagnostic(`sent ${ledger.sent}, results ${ledger.results} (after restart ${ledger.afterRestart}), errors ${ledger.errors}, service saw ${serviceSaw.size}`);
 });
 
 test('per_client: broker killed and restarted under load: every CP is closed and comes back; the ledger adds up, no answer is invented', { timeout: 60_000 }, async (t) => {
   const mosq = await startMosquitto(t);
-  const { gw, ocppUrl } = await startTestGateway(t, { 'mqtt.url': mosq.url, 'mqtt.client_mode': 'per_client', 'mqtt.reconnect_period': '100ms', 'mqtt.reconnect_max': '300ms', 'upstream.awaiting_timeout': '2s', 'ocpp.max_connections_per_address': 1000 });
+  const { gw, ocppUrl } = await startTestGateway(t, settings(mosq.url, 'per_client'));
+  const ledger = new Ledger(await echoService(t, mosq.url));
 
-  const serviceSaw = new Map<string, string>();
-  const svc = mqtt.connect(mosq.url, { reconnectPeriod: 100, clean: true });
-  defer(t, () => svc.endAsync(true));
-  await new Promise<void>((resolve) => svc.once('connect', () => resolve()));
-  svc.on('message', (topic, payload) => {
-    const [, cpId, , , action, id] = topic.split('/') as string[];
-    const data = (JSON.parse(payload.toString()) as { data: string }).data;
-    serviceSaw.set(`${cpId}/${id}`, data);
-    svc.publish(`ocpp/${cpId}/dn/response/${action}/${id}`, JSON.stringify({ status: 'Accepted', data: `echo:${data}` }), { qos: 1 });
-  });
-  await svc.subscribeAsync('ocpp/+/up/request/#', { qos: 1 });
-
-  // Each CP keeps one DataTransfer outstanding; when its socket closes, what was outstanding is
-  // counted as cut off (the CP sees no answer, as with a time-out) and it reconnects once the gateway
-  // is ready again. Message ids keep counting across connections, so a late answer cannot pass as new.
-  const ledger = { sent: 0, results: 0, errors: 0, cutOff: 0, closes: [] as string[], wrong: [] as string[], afterRestart: 0 };
-  const outstanding = new Map<string, string>();
-  const sentKeys = new Set<string>();
-  const answered = new Set<string>();
-  let restarted = false;
+  // Each CP keeps one DataTransfer outstanding; when its socket closes, what was outstanding is cut off
+  // and it reconnects once the gateway is ready again. Message ids keep counting across connections,
+  // so a late answer cannot pass as a new one.
+  const closes: string[] = [];
   let running = true;
-  const quiet: Array<() => void> = [];
-  const settle = () => { if (outstanding.size === 0) for (const q of quiet.splice(0)) q(); };
   const sockets = new Set<WebSocket>();
+  defer(t, () => { running = false; for (const ws of sockets) ws.terminate(); });
   const startCp = (cpId: string): Promise<void> => new Promise<void>((resolve, reject) => {
     let seq = 0;
     const connect = (first: boolean): void => {
       const ws = new WebSocket(`${ocppUrl}/${cpId}`, ['ocpp1.6']);
       sockets.add(ws);
-      const send = () => {
-        const id = `${++seq}`;
-        const data = `${cpId}-${seq}`;
-        outstanding.set(`${cpId}/${id}`, data);
-        sentKeys.add(`${cpId}/${id}`);
-        ledger.sent++;
-        ws.send(JSON.stringify([2, id, 'DataTransfer', { vendorId: 'ledger', data }]));
-      };
+      const again = () => { if (running) void gw.brokerState(true).then(() => connect(false)); };
       ws.on('message', (raw) => {
-        const [type, id, third] = JSON.parse(String(raw)) as [number, string, unknown];
-        const key = `${cpId}/${id}`;
-        const data = outstanding.get(key);
-        if (data === undefined || answered.has(key)) ledger.wrong.push(`unexpected answer ${key}`);
-        answered.add(key);
-        outstanding.delete(key);
-        if (type === 3) {
-          ledger.results++;
-          if (restarted) ledger.afterRestart++;
-          if ((third as { data?: string }).data !== `echo:${data}` || serviceSaw.get(key) !== data) ledger.wrong.push(`invented or crossed result for ${key}`);
-        } else if (type === 4) ledger.errors++;
-        else ledger.wrong.push(`frame type ${type}`);
-        if (running) send();
-        else settle();
+        ledger.answer(cpId, String(raw));
+        if (running) ws.send(ledger.call(cpId, ++seq));
       });
-      ws.once('open', () => { send(); if (first) resolve(); });
+      ws.once('open', () => { ws.send(ledger.call(cpId, ++seq)); if (first) resolve(); });
       ws.once('unexpected-response', () => {
         // Refused while the broker is away (503 not_ready): try again once the gateway is ready.
         sockets.delete(ws);
         ws.terminate();
-        if (running) void gw.brokerState(true).then(() => connect(false));
+        again();
       });
       ws.once('close', (code, reason) => {
         if (!sockets.delete(ws)) return;
-        ledger.closes.push(`${code} ${reason.toString()}`);
-        for (const key of [...outstanding.keys()]) {
-          if (key.startsWith(`${cpId}/`)) {
-            outstanding.delete(key);
-            ledger.cutOff++;
-          }
-        }
-        settle();
-        if (running) void gw.brokerState(true).then(() => connect(false));
+        closes.push(`${code} ${reason.toString()}`);
+        ledger.cut(cpId);
+        again();
       });
       ws.once('error', (err) => { if (first) reject(err); });
     };
     connect(true);
   });
-  defer(t, () => { running = false; for (const ws of sockets) ws.terminate(); });
   await Promise.all(Array.from({ length: 100 }, (_, i) => startCp(`L${i}`)));
 
-  const resultsAt = (n: number) => new Promise<void>((resolve) => {
-    const check = () => (ledger.results >= n ? resolve() : setImmediate(check));
-    check();
-  });
-  await resultsAt(500);
+  await ledger.reached(() => ledger.results, 500);
   mosq.stop(); // mid-traffic: every charge point's own link drops
   await gw.brokerState(false);
-  await new Promise<void>((resolve) => { const check = () => (ledger.closes.length >= 100 ? resolve() : setImmediate(check)); check(); });
+  await ledger.reached(() => closes.length, 100);
   await startMosquitto(t, '', mosq.port);
   await gw.brokerState(true);
-  restarted = true;
-  await resultsAt(ledger.results + 500);
+  ledger.restarted = true;
+  await ledger.reached(() => ledger.results, ledger.results + 500);
   assert.ok(ledger.afterRestart >= 500, 'the charge points came back and traffic flows again');
 
   running = false;
-  if (outstanding.size > 0) await new Promise<void>((resolve) => quiet.push(resolve));
-
-  assert.deepEqual(ledger.wrong, []);
-  assert.equal(ledger.sent, ledger.results + ledger.errors + ledger.cutOff, `sent ${ledger.sent} = results ${ledger.results} + errors ${ledger.errors} + cut off by the close ${ledger.cutOff}`);
-  assert.ok(ledger.closes.slice(0, 100).every((c) => c === '1013 broker_disconnected'), `closes: ${[...new Set(ledger.closes)].join(', ')}`);
-  assert.ok(serviceSaw.size >= ledger.results);
-  // Nothing invented towards the service either: every CALL it saw is one a charge point sent.
-  assert.deepEqual([...serviceSaw.keys()].filter((k) => !sentKeys.has(k)), []);
-  t.diagnostic(`sent ${ledger.sent}, results ${ledger.results} (after restart ${ledger.afterRestart}), errors ${ledger.errors}, cut off ${ledger.cutOff}, closes ${ledger.closes.length}, service saw ${serviceSaw.size}`);
+  await ledger.quiet();
+  ledger.check(t, `, closes ${closes.length}`);
+  assert.ok(closes.slice(0, 100).every((c) => c === '1013 broker_disconnected'), `closes: ${[...new Set(closes)].join(', ')}`);
 });
