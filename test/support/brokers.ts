@@ -1,7 +1,7 @@
 // External brokers started by the tests on free loopback ports, stopped at the end of the test.
 import type { TestContext } from 'node:test';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,13 @@ export async function freePort(): Promise<number> {
 
 export function findBinary(name: string): string | undefined {
   return ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin'].map((d) => join(d, name)).find((p) => existsSync(p));
+}
+
+/** A folder for one broker's files, removed at the end of the test (after the broker is stopped). */
+function brokerDir(t: TestContext, prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  defer(t, () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 /** A broker process started by a test: stop() kills it; logged(text) resolves once its log shows text. */
@@ -63,7 +70,7 @@ async function spawnUntilLogged(t: TestContext, bin: string, args: string[], rea
 export async function startMosquitto(t: TestContext, extraConfig = '', fixedPort?: number): Promise<{ url: string; port: number; dir: string } & BrokerProcess> {
   const bin = findBinary('mosquitto');
   if (bin === undefined) throw new Error('mosquitto is not installed (.ci/run installs it with apt-get)');
-  const dir = mkdtempSync(join(tmpdir(), 'ocpp-gw-mosq-'));
+  const dir = brokerDir(t, 'ocpp-gw-mosq-');
   const port = fixedPort ?? (await freePort());
   const conf = join(dir, 'mosquitto.conf');
   writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\n${extraConfig}`);
@@ -76,7 +83,7 @@ export async function startMosquitto(t: TestContext, extraConfig = '', fixedPort
 export async function startNats(t: TestContext): Promise<{ url: string; port: number } & BrokerProcess> {
   const bin = findBinary('nats-server');
   if (bin === undefined) throw new Error('nats-server is not installed (.ci/run installs it with apt-get)');
-  const dir = mkdtempSync(join(tmpdir(), 'ocpp-gw-nats-'));
+  const dir = brokerDir(t, 'ocpp-gw-nats-');
   const [natsPort, port] = [await freePort(), await freePort()];
   const conf = join(dir, 'nats.conf');
   writeFileSync(conf, `listen: 127.0.0.1:${natsPort}\nserver_name: ocpp_gw_test\njetstream { store_dir: "${join(dir, 'js')}" }\nmqtt { listen: 127.0.0.1:${port} }\n`);
@@ -94,7 +101,7 @@ export async function startNats(t: TestContext): Promise<{ url: string; port: nu
 export async function startRabbitMq(t: TestContext): Promise<{ url: string; port: number } & BrokerProcess> {
   const bin = ['/usr/lib/rabbitmq/bin/rabbitmq-server'].find((p) => existsSync(p));
   if (bin === undefined) throw new Error('rabbitmq-server is not installed (.ci/run installs it with apt-get)');
-  const dir = mkdtempSync(join(tmpdir(), 'ocpp-gw-rabbit-'));
+  const dir = brokerDir(t, 'ocpp-gw-rabbit-');
   const [port, distPort] = [await freePort(), await freePort()];
   // One user, made at first boot: anonymous MQTT clients act as it, and the behaviour suite's charge
   // point with a password (CP-7:secret) logs in as it, which per_client mode passes to the broker.
