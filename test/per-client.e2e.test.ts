@@ -5,12 +5,13 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { basic, chargePoint, rawSocket, Service, startTestGateway, upgradeStatus } from './support/harness.js';
 import { startMosquitto } from './support/brokers.js';
 import { startProcess } from './support/process.js';
+import { hashPassword } from '../src/auth/password-hash.js';
 import { defer } from './support/cleanup.js';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
@@ -29,6 +30,7 @@ const SERVICE = { username: 'service', password: 'svc-secret' };
 /** Mosquitto with a password file and ACLs: each charge point may use only ocpp/<its client id>/#. */
 async function securedMosquitto(t: TestContext, users: Record<string, string>) {
   const dir = mkdtempSync(join(tmpdir(), 'ocpp-gw-auth-'));
+  defer(t, () => rmSync(dir, { recursive: true, force: true }));
   chmodSync(dir, 0o755); // Mosquitto started as root reads these as the mosquitto user
   const passwd = join(dir, 'passwd');
   writeFileSync(passwd, '');
@@ -187,4 +189,24 @@ test('[SPEC §7] per_client: a persistent session\'s backlog that reached a link
   const error = await svc.waitFor('ocpp/CP-U/up/error/Reset/lost-1');
   assert.equal((error.json as { errorDetails: { gateway: { reason: string } } }).errorDetails.gateway.reason, 'not_connected');
   await bridge.drained();
+});
+
+test('[SPEC §7, §8] per_client with auth.provider file: the gateway checks first, then the broker; both must agree', T, async (t) => {
+  // The file knows CP1 and CP2; the broker knows CP1 and CP3.
+  const broker = await securedMosquitto(t, { [GATEWAY.username]: GATEWAY.password, [SERVICE.username]: SERVICE.password, CP1: 'pw-1', CP3: 'pw-3' });
+  const dir = mkdtempSync(join(tmpdir(), 'ocpp-gw-creds-'));
+  defer(t, () => rmSync(dir, { recursive: true, force: true }));
+  const creds = join(dir, 'creds.yaml');
+  writeFileSync(creds, `CP1: "${await hashPassword(Buffer.from('pw-1'))}"\nCP2: "${await hashPassword(Buffer.from('pw-2'))}"\n`);
+  const { ocppUrl, gw } = await startTestGateway(t, perClient(broker.url, { 'auth.provider': 'file', 'auth.file': creds }));
+  const svc = await Service.connect(t, broker.url, ['ocpp/+/event/rejected'], SERVICE);
+  const refusedBy = async (cpId: string, password: string) => {
+    assert.deepEqual(await upgradeStatus(`${ocppUrl}/${cpId}`, ['ocpp1.6'], { authorization: basic(cpId, password) }), { status: 401, reason: 'unauthorized' });
+    return (await svc.waitFor(`ocpp/${cpId}/event/rejected`)).json as { detail: string };
+  };
+  assert.equal((await refusedBy('CP3', 'pw-3')).detail, 'unknown charge point id', 'the file refuses CP3 before any broker link');
+  assert.match((await refusedBy('CP2', 'pw-2')).detail, /broker refused the connection of CP2/, 'the file accepts CP2, the broker does not');
+  await chargePoint(t, ocppUrl, 'CP1', { password: 'pw-1' });
+  const links = await gw.metrics.registry.getSingleMetric('ocpp_gateway_broker_links')?.get();
+  assert.equal(links?.values[0]?.value, 1);
 });
