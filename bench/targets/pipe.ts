@@ -4,9 +4,15 @@
 import { createServer } from 'node:net';
 import { Aedes, type AedesPublishPacket } from 'aedes';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { batchWrites } from '../../src/bridge/batch-writes.js';
 
 const aedes = await Aedes.createBroker();
-const broker = createServer({ noDelay: true }, (socket) => aedes.handle(socket));
+// The broker hop done as the gateway does it (writes batched per event-loop turn), so that the
+// difference to the gateway is the OCPP logic alone.
+const broker = createServer({ noDelay: true }, (socket) => {
+  batchWrites(socket);
+  aedes.handle(socket);
+});
 await new Promise<void>((resolve) => broker.listen(0, '127.0.0.1', resolve));
 const sockets = new Map<string, WebSocket>();
 

@@ -6,6 +6,7 @@ import { Aedes, type AedesPublishPacket } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { BrokerMessageHandler, BrokerPort, PublishOptions } from './broker.js';
 import { closeServer, listen } from '../transport/listen.js';
+import { batchWrites } from './batch-writes.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 
 /** The embedded broker's login check: constant-time comparison of both fields (3.1.1 return code 4 on mismatch). */
@@ -71,6 +72,7 @@ export class EmbeddedBroker implements BrokerPort {
     // Nagle off on every MQTT socket: with it on, small publishes wait ~40 ms for ACKs (DESIGN.md).
     this.#tcp = createNetServer({ noDelay: true }, (socket) => {
       this.#track(socket);
+      batchWrites(socket);
       aedes.handle(socket);
     });
     if (options.wsEnabled) {

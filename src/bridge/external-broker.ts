@@ -9,6 +9,7 @@ import type { BrokerMessageHandler, BrokerPort, PublishOptions } from './broker.
 import { endpointOptions, type BrokerEndpoint } from './client-link.js';
 import { StartupError } from '../transport/listen.js';
 import { Backoff } from './backoff.js';
+import { batchWrites } from './batch-writes.js';
 
 export interface ExternalBrokerOptions extends BrokerEndpoint {
   readonly clientId: string;
@@ -35,7 +36,9 @@ export class ExternalBroker implements BrokerPort {
     this.#v5 = o.protocolVersion === 5;
     const backoff = new Backoff(o.reconnectPeriodMs, o.reconnectMaxMs, o.reconnectJitter);
     client.on('connect', () => {
-      (client.stream as Partial<Socket>).setNoDelay?.(true);
+      const stream = client.stream as Partial<Socket>;
+      stream.setNoDelay?.(true);
+      if (typeof stream.cork === 'function' && typeof stream.setNoDelay === 'function') batchWrites(stream as Socket);
       backoff.reset();
       client.options.reconnectPeriod = o.reconnectPeriodMs;
       this.#setConnected(true);
