@@ -2,6 +2,7 @@
 // ocpp-gateway check-config [--config FILE] ... validate a configuration, list every error
 // ocpp-gateway hash-password                    read a password on stdin, print a hash for auth.file
 // ocpp-gateway clients list|show|kick|call      the HTTP API from a terminal (cli-clients.ts)
+import './obs/quiet-debug.js'; // first: before aedes, mqtt-packet and MQTT.js load `debug`
 import { Command, Option } from 'commander';
 import { loadConfig, type ConfigResult } from './config/load.js';
 import { hashPassword } from './auth/password-hash.js';

@@ -1,5 +1,6 @@
 // The composition root: builds the gateway from a frozen Config and starts it; close() is the
 // graceful shutdown of SPEC §2.
+import './obs/quiet-debug.js'; // first: before aedes, mqtt-packet and MQTT.js load `debug`
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';

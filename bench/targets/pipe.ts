@@ -1,6 +1,7 @@
 // The zero-logic pipe: a ws server and an in-process aedes, no OCPP logic at all. A CALL's messageId
 // and action are cut out of the text and the payload is published as is; a dn/response is framed
 // back. It measures the broker hop alone. Prints {"ready": {...}} when listening.
+import '../../src/obs/quiet-debug.js'; // the broker hop as the gateway runs it (see batchWrites below)
 import { createServer } from 'node:net';
 import { Aedes, type AedesPublishPacket } from 'aedes';
 import { WebSocketServer, type WebSocket } from 'ws';
