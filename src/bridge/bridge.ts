@@ -126,7 +126,7 @@ export class Bridge {
         else for (const [topic, payload] of link.takeUndelivered()) this.#dispatch(topic, payload, this.#broker, () => undefined, cpId);
         if (this.#newestLink.get(cpId) === link) this.#newestLink.delete(cpId);
         link.detach();
-        void this.#track(link.close().finally(() => this.#openLinks--));
+        this.#track(link.close().finally(() => this.#openLinks--)).catch((err: unknown) => this.#log.warn({ cpId, err: String(err) }, 'mqtt.link_close_failed'));
       },
     };
   }
@@ -216,34 +216,39 @@ export class Bridge {
     return this.#pending === 0 ? Promise.resolve() : new Promise((resolve) => this.#drained.push(resolve));
   }
 
-  async #publish(topic: string, payload: string, retain: boolean, userProperties?: Record<string, string>, port: BrokerPort = this.#broker): Promise<void> {
+  #publish(topic: string, payload: string, retain: boolean, userProperties?: Record<string, string>, port: BrokerPort = this.#broker): Promise<void> {
     const started = performance.now();
     const options = userProperties ? { retain, userProperties } : { retain };
     // A charge point's own link can die under a publish (the broker took the client id over, or is
     // going away): the shared connection carries it instead (QoS 1: at least once).
-    const sent = port === this.#broker ? port.publish(topic, payload, options) : port.publish(topic, payload, options).catch(() => this.#broker.publish(topic, payload, options));
-    await this.#track(
-      sent.then(
-        () => this.#metrics.publishResult(true, (performance.now() - started) / 1000),
-        (err: unknown) => {
-          this.#metrics.publishResult(false, 0);
-          throw err;
-        },
-      ),
+    let sent = port.publish(topic, payload, options);
+    if (port !== this.#broker) sent = sent.catch(() => this.#broker.publish(topic, payload, options));
+    // One promise per publish on the hot path (no async wrappers): settled, counted, and drained() told.
+    this.#pending++;
+    return sent.then(
+      () => {
+        this.#metrics.publishResult(true, (performance.now() - started) / 1000);
+        this.#settled();
+      },
+      (err: unknown) => {
+        this.#metrics.publishResult(false, 0);
+        this.#settled();
+        throw err;
+      },
     );
   }
 
-  /** Counts work that drained() waits for: publishes, and links closing. */
-  async #track(work: Promise<void>): Promise<void> {
+  /** Counts work that drained() waits for beyond publishes: links closing. */
+  #track(work: Promise<void>): Promise<void> {
     this.#pending++;
-    try {
-      await work;
-    } finally {
-      if (--this.#pending === 0) {
-        const waiters = this.#drained;
-        this.#drained = [];
-        for (const w of waiters) w();
-      }
+    return work.finally(() => this.#settled());
+  }
+
+  #settled(): void {
+    if (--this.#pending === 0) {
+      const waiters = this.#drained;
+      this.#drained = [];
+      for (const w of waiters) w();
     }
   }
 
