@@ -244,10 +244,18 @@ test('[SPEC §9] /metrics after a scripted session shows exactly that session\'s
   assert.equal(value('ocpp_gateway_round_trip_seconds_count{direction="dnstream",action="Reset"}'), 1);
   assert.equal(value('ocpp_gateway_broker_connected'), 1);
   assert.ok((value('ocpp_gateway_mqtt_publishes_total{result="ok"}') ?? 0) > 0);
+  // Frames are tallied on the hot path and handed over at each collection: a second scrape and the
+  // stats route report the same totals, not double.
+  const bytesIn = value('ocpp_gateway_frame_bytes_total{direction="in"}') ?? 0;
+  assert.ok(bytesIn > 0);
+  const again = (await app.inject('/metrics')).body;
+  assert.ok(again.includes('ocpp_gateway_frames_total{direction="in",type="request",action="BootNotification"} 1\n'));
+  assert.ok(again.includes(`ocpp_gateway_frame_bytes_total{direction="in"} ${bytesIn}\n`));
   assert.equal(value('ocpp_gateway_pending_calls{state="upstream"}'), 0);
   const stats = (await app.inject('/api/v1/stats')).json() as Record<string, unknown>;
   assert.equal(stats['connects_total'], 1);
   assert.deepEqual(stats['timeouts_total'], { upstream: 1 });
+  assert.equal((stats['frames_total'] as Record<string, number>)['in,request,BootNotification'], 1);
 });
 
 test('[SPEC §8] API key: 401 without, accepted as Bearer, X-API-Key or api_key; health stays open', T, async (t) => {

@@ -11,6 +11,20 @@ export interface MetricSources {
   brokerLinks(): number;
 }
 
+/** A count kept on the hot path; `reported` is what prom-client has been given so far. */
+interface Tally {
+  readonly labels: Record<string, string>;
+  count: number;
+  reported: number;
+}
+
+/** Hands a tally's new counts to its prom-client counter (from the counter's collect()). */
+function report(counter: Counter<string>, t: Tally): void {
+  if (t.count === t.reported) return;
+  counter.inc(t.labels, t.count - t.reported);
+  t.reported = t.count;
+}
+
 /** Distinct action label values kept; more (a CP inventing actions) are counted as "other". */
 const MAX_ACTION_LABELS = 256;
 
@@ -33,9 +47,14 @@ export class Metrics {
   readonly #publishes: Counter<'result'>;
   readonly #roundTrip: Histogram<'direction' | 'action'>;
   readonly #publishLatency: Histogram;
-  /** Cached label children: prom-client's label lookup is too slow for every frame. */
-  readonly #frameChildren = new Map<string, { inc(n?: number): void }>();
-  readonly #bytesChildren = new Map<string, { inc(n?: number): void }>();
+  /**
+   * Frames and bytes are counted in plain numbers on the hot path (every frame) and handed to
+   * prom-client when it collects (a scrape, /api/v1/stats): its inc() allocates on every call.
+   * direction -> type -> action -> tally.
+   */
+  readonly #frameTallies = new Map<string, Map<string, Map<string, Tally>>>();
+  readonly #byteTallies = { in: { labels: { direction: 'in' }, count: 0, reported: 0 }, out: { labels: { direction: 'out' }, count: 0, reported: 0 } };
+  /** Cached label children: prom-client's label lookup is too slow for every round trip. */
   readonly #roundTripChildren = new Map<string, { observe(v: number): void }>();
   #publishOk: { inc(n?: number): void } | undefined;
 
@@ -45,8 +64,21 @@ export class Metrics {
     this.#connects = counter('connects_total', 'Charge point connections accepted.');
     this.#disconnects = counter('disconnects_total', 'Charge point connections ended, by reason.', ['reason']);
     this.#refusals = counter('upgrade_refusals_total', 'WebSocket upgrades refused, by reason.', ['reason']);
-    this.#frames = counter('frames_total', 'OCPP frames in (from charge points) and out (to charge points), by type and action.', ['direction', 'type', 'action']);
-    this.#bytes = counter('frame_bytes_total', 'Bytes of OCPP frames in and out.', ['direction']);
+    const frameTallies = this.#frameTallies;
+    const byteTallies = this.#byteTallies;
+    this.#frames = new Counter({
+      name: 'ocpp_gateway_frames_total', help: 'OCPP frames in (from charge points) and out (to charge points), by type and action.', labelNames: ['direction', 'type', 'action'], registers,
+      collect() {
+        for (const byType of frameTallies.values()) for (const byAction of byType.values()) for (const t of byAction.values()) report(this, t);
+      },
+    });
+    this.#bytes = new Counter({
+      name: 'ocpp_gateway_frame_bytes_total', help: 'Bytes of OCPP frames in and out.', labelNames: ['direction'], registers,
+      collect() {
+        report(this, byteTallies.in);
+        report(this, byteTallies.out);
+      },
+    });
     this.#rejected = counter('rejected_messages_total', 'Messages from charge points not bridged (event/rejected), by reason.', ['reason']);
     this.#gatewayErrors = counter('gateway_errors_total', 'Gateway-originated errors published to services, by reason.', ['reason']);
     this.#validation = counter('validation_failures_total', 'Payloads that failed their schema, by direction and OCPP error code.', ['direction', 'code']);
@@ -105,19 +137,19 @@ export class Metrics {
   }
 
   frame(direction: 'in' | 'out', type: string, action: string, bytes: number): void {
-    const key = `${direction}\u0000${type}\u0000${action}`;
-    let child = this.#frameChildren.get(key);
-    if (child === undefined) {
-      child = this.#frames.labels({ direction, type, action: this.actionLabel(action) } as LabelValues<'direction' | 'type' | 'action'>);
-      if (this.#frameChildren.size < MAX_ACTION_LABELS * 12) this.#frameChildren.set(key, child);
+    let byType = this.#frameTallies.get(direction);
+    if (byType === undefined) this.#frameTallies.set(direction, (byType = new Map()));
+    let byAction = byType.get(type);
+    if (byAction === undefined) byType.set(type, (byAction = new Map()));
+    let tally = byAction.get(action);
+    if (tally === undefined) {
+      // Beyond MAX_ACTION_LABELS distinct actions, one shared tally labelled "other" (actionLabel).
+      const key = byAction.size < MAX_ACTION_LABELS ? action : '\u0000other';
+      tally = byAction.get(key) ?? { labels: { direction, type, action: key === action ? this.actionLabel(action) : 'other' }, count: 0, reported: 0 };
+      byAction.set(key, tally);
     }
-    child.inc();
-    let bytesChild = this.#bytesChildren.get(direction);
-    if (bytesChild === undefined) {
-      bytesChild = this.#bytes.labels({ direction });
-      this.#bytesChildren.set(direction, bytesChild);
-    }
-    bytesChild.inc(bytes);
+    tally.count++;
+    this.#byteTallies[direction].count += bytes;
   }
 
   roundTrip(direction: Direction, action: string, seconds: number): void {
