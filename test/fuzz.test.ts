@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { decodeFrame, type DecodeProblem } from '../src/ocpp/codec.js';
 import { PROTOCOLS, MAX_MESSAGE_ID_LENGTH } from '../src/ocpp/protocols.js';
 import { parseBasicAuth, parseCpIdFromPath, parseProtocolList, selectProtocol } from '../src/transport/handshake.js';
-import { encodeLevel, TopicLayout } from '../src/bridge/topics.js';
+import { decodeLevel, encodeLevel, TopicLayout } from '../src/bridge/topics.js';
 import { Channel, type ChannelInput, type TimerKey } from '../src/session/channel.js';
 import { MessageChecks } from '../src/validation/checks.js';
 import { loadConfig } from '../src/config/load.js';
@@ -133,5 +133,22 @@ test('fuzz: the PROXY protocol parser never throws and never consumes more than 
     const r = parseProxyHeader(buf);
     assert.ok(['incomplete', 'invalid', 'done'].includes(r.state));
     if (r.state === 'done') assert.ok(r.consumed > 0 && r.consumed <= buf.length);
+  }), RUNS);
+});
+
+test('fuzz: parseDn (indexOf, no split) agrees with a split-based reading of the same template', () => {
+  const layout = TopicLayout.create('ocpp/', { up: '${cpId}/up/${type}/${action}/${messageId}', dn: '${cpId}/dn/${type}/${action}/${messageId}', event: '${cpId}/event/${event}', status: '${cpId}/status' }) as TopicLayout;
+  const reference = (topic: string) => {
+    const p = topic.split('/');
+    if (p.length !== 6 || p[0] !== 'ocpp' || p[2] !== 'dn') return undefined;
+    const [cpId, type, action, messageId] = [p[1], p[3], p[4], p[5]].map((x) => decodeLevel(x as string));
+    if (cpId === undefined || type === undefined || action === undefined || messageId === undefined) return undefined;
+    if (!['request', 'response', 'error', 'send', 'resulterror'].includes(type)) return undefined;
+    return { cpId, type, action, messageId };
+  };
+  const level = fc.oneof(fc.constantFrom('ocpp', 'dn', 'up', 'request', 'response', 'error', '', '%2F', '%zz', 'CP1'), fc.string({ maxLength: 6 }));
+  fc.assert(fc.property(fc.array(level, { minLength: 0, maxLength: 8 }), (levels) => {
+    const topic = levels.join('/');
+    assert.deepEqual(layout.parseDn(topic), reference(topic));
   }), RUNS);
 });

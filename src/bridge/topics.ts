@@ -77,10 +77,16 @@ export class TopicLayout {
   readonly #dn: Level[];
   readonly #event: Level[];
   readonly #status: Level[];
+  /** Per dn level, parsed once: the placeholder it fills, or the literal text it must equal. */
+  readonly #dnMatch: ReadonlyArray<{ readonly placeholder: Placeholder } | { readonly literal: string }>;
 
   private constructor(up: Level[], dn: Level[], event: Level[], status: Level[]) {
     this.#up = up;
     this.#dn = dn;
+    this.#dnMatch = dn.map((level) => {
+      const first = level[0];
+      return first !== undefined && 'placeholder' in first ? { placeholder: first.placeholder } : { literal: level.map((p) => ('literal' in p ? p.literal : '')).join('') };
+    });
     this.#event = event;
     this.#status = status;
   }
@@ -153,18 +159,24 @@ export class TopicLayout {
 
   /** Reads cpId, type, action and messageId from a downstream topic; undefined if it does not fit. */
   parseDn(topic: string): DownstreamTopic | undefined {
-    const parts = topic.split('/');
-    if (parts.length !== this.#dn.length) return undefined;
+    // Every service message passes here: level by level with indexOf, no split, no per-call arrays.
+    const match = this.#dnMatch;
     const values: TopicValues = {};
-    for (let i = 0; i < parts.length; i++) {
-      const level = this.#dn[i] as Level;
-      const part = parts[i] as string;
-      const first = level[0];
-      if (first !== undefined && 'placeholder' in first) {
+    let start = 0;
+    for (let i = 0; i < match.length; i++) {
+      const slash = topic.indexOf('/', start);
+      const last = i === match.length - 1;
+      // As many levels as the template: a slash after the last one, or none before it, does not fit.
+      if (last ? slash !== -1 : slash === -1) return undefined;
+      const end = last ? topic.length : slash;
+      const part = topic.slice(start, end);
+      const m = match[i] as { placeholder: Placeholder } | { literal: string };
+      if ('placeholder' in m) {
         const decoded = decodeLevel(part);
         if (decoded === undefined) return undefined;
-        values[first.placeholder] = decoded;
-      } else if (part !== level.map((p) => ('literal' in p ? p.literal : '')).join('')) return undefined;
+        values[m.placeholder] = decoded;
+      } else if (part !== m.literal) return undefined;
+      start = end + 1;
     }
     const type = values.type as MessageKind;
     if (!MESSAGE_KINDS.includes(type) || values.cpId === undefined || values.action === undefined || values.messageId === undefined) return undefined;
