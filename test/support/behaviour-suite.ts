@@ -115,14 +115,19 @@ export function behaviourSuite(label: string, broker?: BrokerFactory, brokerSett
   });
 
   test(`${label}: [SPEC §5] disconnect with a queued and an in-flight CALL -> two disconnected errors`, T, async (t) => {
-    const { ocppUrl, mqttUrl } = await setup(t);
+    const { gw, ocppUrl, mqttUrl } = await setup(t);
     const svc = await Service.connect(t, mqttUrl);
     const raw = await rawSocket(t, `${ocppUrl}/CP1`);
     await svc.waitFor('ocpp/CP1/event/connected');
     await svc.publish('ocpp/CP1/dn/request/Reset/d1', { type: 'Hard' });
     await svc.publish('ocpp/CP1/dn/request/UnlockConnector/d2', { connectorId: 1 });
     assert.deepEqual(await raw.next(), [2, 'd1', 'Reset', { type: 'Hard' }]);
-    // publishAsync resolved on PUBACK, which aedes sends after routing: d2 is queued by now.
+    // An external broker's PUBACK to the service does not mean d2 reached the gateway: wait until it
+    // is queued behind d1 (else it would arrive after the close and rightly be not_connected).
+    await new Promise<void>((resolve) => {
+      const check = () => (gw.registry.get('CP1')?.channel.queueLength === 1 ? resolve() : setImmediate(check));
+      check();
+    });
     raw.ws.close(1000);
     const e1 = await svc.waitFor('ocpp/CP1/up/error/Reset/d1');
     const e2 = await svc.waitFor('ocpp/CP1/up/error/UnlockConnector/d2');
