@@ -54,24 +54,34 @@ function roundTripTable(summary: Map<TargetName, Sample>): string {
 
 const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? Number.NaN : a / b);
 
+/**
+ * One run of the upstream round-trip load against a fresh `name`: a service, n CPs connected (the
+ * time it took and the target's RSS growth), a 1 s warm-up, then `seconds` measured; all stopped.
+ */
+async function upstreamSample(name: TargetName, n: number, seconds: number): Promise<{ sample: Sample; connectSeconds: number; connectBytes: number }> {
+  const target = await startTarget(name);
+  const svc = target.mqttPort ? await startService(target.mqttPort) : undefined;
+  const rss0 = rssBytes(target.pid);
+  const t0 = performance.now();
+  const fleet = await connectFleet(target.ocppPort, n);
+  const connectSeconds = (performance.now() - t0) / 1000;
+  const connectBytes = rssBytes(target.pid) - rss0;
+  try {
+    await upstreamRoundTrips(fleet, 1); // warm-up, discarded
+    return { sample: await measure(target, () => upstreamRoundTrips(fleet, seconds)), connectSeconds, connectBytes };
+  } finally {
+    fleet.close();
+    await svc?.endAsync(true);
+    await target.stop();
+  }
+}
+
 export async function roundtrip(opts: BenchOptions) {
   const n = opts.quick ? 200 : 1000;
   const seconds = opts.quick ? 3 : 10;
   const targets: TargetName[] = ['gateway', 'gateway-mosquitto', 'diy', 'pipe', 'floor'];
   const samples = new Map<TargetName, Sample[]>(targets.map((t) => [t, []]));
-  for (const name of interleaved(targets, opts.quick ? 1 : 2)) {
-    const target = await startTarget(name);
-    const svc = target.mqttPort ? await startService(target.mqttPort) : undefined;
-    const fleet = await connectFleet(target.ocppPort, n);
-    try {
-      await upstreamRoundTrips(fleet, 1); // warm-up, discarded
-      samples.get(name)?.push(await measure(target, () => upstreamRoundTrips(fleet, seconds)));
-    } finally {
-      fleet.close();
-      await svc?.endAsync(true);
-      await target.stop();
-    }
-  }
+  for (const name of interleaved(targets, opts.quick ? 1 : 2)) samples.get(name)?.push((await upstreamSample(name, n, seconds)).sample);
   const s = summarize(samples);
   const g = s.get('gateway');
   const d = s.get('diy');
@@ -221,20 +231,9 @@ export async function clientmodes(opts: BenchOptions) {
   const samples = new Map<TargetName, Sample[]>(targets.map((t) => [t, []]));
   const connects = new Map<TargetName, Array<{ seconds: number; bytesPerCp: number }>>(targets.map((t) => [t, []]));
   for (const name of interleaved(targets, opts.quick ? 1 : 2)) {
-    const target = await startTarget(name);
-    const svc = await startService(target.mqttPort);
-    const rss0 = rssBytes(target.pid);
-    const t0 = performance.now();
-    const fleet = await connectFleet(target.ocppPort, n);
-    connects.get(name)?.push({ seconds: (performance.now() - t0) / 1000, bytesPerCp: (rssBytes(target.pid) - rss0) / n });
-    try {
-      await upstreamRoundTrips(fleet, 1); // warm-up, discarded
-      samples.get(name)?.push(await measure(target, () => upstreamRoundTrips(fleet, seconds)));
-    } finally {
-      fleet.close();
-      await svc.endAsync(true);
-      await target.stop();
-    }
+    const r = await upstreamSample(name, n, seconds);
+    samples.get(name)?.push(r.sample);
+    connects.get(name)?.push({ seconds: r.connectSeconds, bytesPerCp: r.connectBytes / n });
   }
   const s = summarize(samples);
   const c = new Map([...connects].map(([name, list]) => [name, { seconds: median(list.map((x) => x.seconds)), bytesPerCp: median(list.map((x) => x.bytesPerCp)) }]));

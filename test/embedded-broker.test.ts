@@ -1,6 +1,6 @@
 // The embedded broker: its login check, and bursts: thousands of publishes issued in one synchronous run (a shutdown
 // with many charge points publishes two per connection) must all arrive, without exhausting the stack.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
 import { EmbeddedBroker } from '../src/bridge/embedded-broker.js';
@@ -8,12 +8,18 @@ import { defer } from './support/cleanup.js';
 import { chargePoint, Service, startTestGateway } from './support/harness.js';
 import { loadConfig } from '../src/config/load.js';
 
-test('a burst of 20,000 publishes reaches an MQTT subscriber, none lost, no stack overflow', { timeout: 60_000 }, async (t) => {
+/** An embedded broker on a free port with one MQTT.js subscriber to `filter`; both closed at the end. */
+async function brokerWithSubscriber(t: TestContext, filter: string) {
   const broker = await EmbeddedBroker.start({ host: '127.0.0.1', port: 0, wsEnabled: false, wsPort: 0, wsPath: '/mqtt', qos: 1 });
   defer(t, () => broker.close());
   const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.addresses.mqttPort}`, { reconnectPeriod: 0 });
   defer(t, () => sub.endAsync(true));
-  await sub.subscribeAsync('burst/#', { qos: 1 });
+  await sub.subscribeAsync(filter, { qos: 1 });
+  return { broker, sub };
+}
+
+test('a burst of 20,000 publishes reaches an MQTT subscriber, none lost, no stack overflow', { timeout: 60_000 }, async (t) => {
+  const { broker, sub } = await brokerWithSubscriber(t, 'burst/#');
   const total = 20_000;
   let received = 0;
   const all = new Promise<void>((resolve) => sub.on('message', () => { if (++received === total) resolve(); }));
@@ -25,11 +31,7 @@ test('a burst of 20,000 publishes reaches an MQTT subscriber, none lost, no stac
 });
 
 test('a burst of unmatched publishes behind a slow subscriber does not overflow the stack (mqemitter drains by recursion)', { timeout: 60_000 }, async (t) => {
-  const broker = await EmbeddedBroker.start({ host: '127.0.0.1', port: 0, wsEnabled: false, wsPort: 0, wsPath: '/mqtt', qos: 1 });
-  defer(t, () => broker.close());
-  const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.addresses.mqttPort}`, { reconnectPeriod: 0 });
-  defer(t, () => sub.endAsync(true));
-  await sub.subscribeAsync('slow/#', { qos: 1 });
+  const { broker, sub } = await brokerWithSubscriber(t, 'slow/#');
   const published: Array<Promise<void>> = [];
   // Deliveries to the MQTT subscriber stay in flight, so aedes's emitter starts queueing ...
   for (let i = 0; i < 500; i++) published.push(broker.publish(`slow/${i}`, 'x'));

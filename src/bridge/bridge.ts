@@ -72,10 +72,6 @@ export class Bridge {
     broker.setMessageHandler((topic, payload) => this.#onMessage(topic, payload));
   }
 
-  get perClient(): boolean {
-    return this.#perClient !== undefined;
-  }
-
   /** per_client: links open now, from CONNACK until their DISCONNECT is done. */
   get openLinks(): number {
     return this.#openLinks;
@@ -88,9 +84,9 @@ export class Bridge {
   async attach(cpId: string, protocol: string, credentials: CpCredentials): Promise<Attachment> {
     const per = this.#perClient;
     if (per === undefined) {
-      await this.acquire(cpId);
+      await this.#acquire(cpId);
       let released = false;
-      return { bind: () => undefined, release: () => { if (!released) { released = true; this.release(cpId); } } };
+      return { bind: () => undefined, release: () => { if (!released) { released = true; this.#release(cpId); } } };
     }
     const previous = this.#newestLink.get(cpId);
     previous?.markSuperseded(true);
@@ -133,25 +129,26 @@ export class Bridge {
 
   /** The connection to publish about conn through: its own link while that is up, else the shared one. */
   #portFor(conn: object | undefined): BrokerPort {
-    const link = conn === undefined ? undefined : this.#links.get(conn);
+    if (this.#perClient === undefined || conn === undefined) return this.#broker;
+    const link = this.#links.get(conn);
     return link !== undefined && link.isConnected() && !link.superseded ? link : this.#broker;
   }
 
   /** Ensures the downstream subscription for cpId is in place (SUBACK received). */
-  async acquire(cpId: string): Promise<void> {
+  async #acquire(cpId: string): Promise<void> {
     const count = this.#subscriptions.get(cpId) ?? 0;
     this.#subscriptions.set(cpId, count + 1);
     if (count === 0) {
       try {
         await this.#broker.subscribe(this.#format.dnFilter(cpId));
       } catch (err) {
-        this.release(cpId);
+        this.#release(cpId);
         throw err;
       }
     }
   }
 
-  release(cpId: string): void {
+  #release(cpId: string): void {
     const count = (this.#subscriptions.get(cpId) ?? 0) - 1;
     if (count > 0) {
       this.#subscriptions.set(cpId, count);
@@ -173,7 +170,7 @@ export class Bridge {
   }
 
   /** An event about cpId; `via` = the connection it is about, whose own link carries it in per_client mode. */
-  publishEvent(cpId: string, event: 'connected' | 'disconnected' | 'rejected' | 'takeover', body: object, protocol = '', via?: Connection): Promise<void> {
+  publishEvent(cpId: string, event: 'connected' | 'disconnected' | 'rejected' | 'takeover', body: object, protocol = '', via?: object): Promise<void> {
     return this.#publish(this.#topics.event(cpId, event, protocol), JSON.stringify(body), false, { cpId, protocol }, this.#portFor(via));
   }
 
@@ -181,7 +178,7 @@ export class Bridge {
     this.#metrics.rejected(reason);
     this.#log.info({ cpId: conn.cpId, messageId, action, reason, detail }, 'cp.message_rejected');
     const body = { cpId: conn.cpId, reason, detail, ...(messageId !== undefined ? { messageId } : {}), ...(action !== undefined ? { action } : {}) };
-    this.#publish(this.#topics.event(conn.cpId, 'rejected', conn.protocol), JSON.stringify(body), false, { cpId: conn.cpId, protocol: conn.protocol }, this.#portFor(conn)).catch(() => undefined);
+    this.publishEvent(conn.cpId, 'rejected', body, conn.protocol, conn).catch(() => undefined);
   }
 
   /** The retained presence topic. [SPEC §4] */

@@ -30,6 +30,32 @@ export function endpointOptions(e: BrokerEndpoint): IClientOptions {
   };
 }
 
+/** One publish through an MQTT.js client; MQTT 5 user properties only where the connection speaks 5. */
+export async function publishVia(client: MqttClient, qos: 0 | 1 | 2, v5: boolean, topic: string, payload: string, options?: PublishOptions): Promise<void> {
+  const properties = v5 && options?.userProperties ? { properties: { userProperties: { ...options.userProperties } } } : {};
+  await client.publishAsync(topic, payload, { qos, retain: options?.retain ?? false, ...properties });
+}
+
+/**
+ * Ends an MQTT.js client: when connected, a DISCONNECT after every publish made so far is
+ * acknowledged, bounded by graceMs; otherwise (or after graceMs) a forced end. With the broker gone, a
+ * graceful end would wait for a reconnect that may never come.
+ */
+export async function endBounded(client: MqttClient, connected: boolean, graceMs: number): Promise<void> {
+  if (connected) {
+    const graceful = client.endAsync(false);
+    const timedOut = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(true), graceMs);
+      void graceful.then(
+        () => { clearTimeout(timer); resolve(false); },
+        () => { clearTimeout(timer); resolve(true); },
+      );
+    });
+    if (!timedOut) return;
+  }
+  await client.endAsync(true);
+}
+
 export interface ClientLinkOptions {
   readonly endpoint: BrokerEndpoint;
   readonly clientId: string;
@@ -176,8 +202,7 @@ export class ClientLink implements BrokerPort {
 
   async publish(topic: string, payload: string, options?: PublishOptions): Promise<void> {
     if (!this.#connected || this.#closing !== undefined) throw new Error(`the broker link of ${this.#client.options.clientId ?? ''} is closed`);
-    const properties = this.#v5 && options?.userProperties ? { properties: { userProperties: { ...options.userProperties } } } : {};
-    await this.#client.publishAsync(topic, payload, { qos: this.#qos, retain: options?.retain ?? false, ...properties });
+    await publishVia(this.#client, this.#qos, this.#v5, topic, payload, options);
   }
 
   /** The link subscribes once, in open(); the charge point's filter is its only subscription. */
@@ -229,27 +254,9 @@ export class ClientLink implements BrokerPort {
     this.#detached = true;
   }
 
-  /**
-   * DISCONNECT after every publish made so far is acknowledged (so the broker does not send the
-   * will), bounded by graceMs; then a forced end.
-   */
+  /** DISCONNECT after the publishes made so far (so the broker does not send the will), bounded. */
   close(graceMs = 2000): Promise<void> {
-    this.#closing ??= (async () => {
-      const client = this.#client;
-      if (!this.#connected) {
-        await client.endAsync(true);
-        return;
-      }
-      const graceful = client.endAsync(false);
-      const timedOut = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(true), graceMs);
-        void graceful.then(
-          () => { clearTimeout(timer); resolve(false); },
-          () => { clearTimeout(timer); resolve(true); },
-        );
-      });
-      if (timedOut) await client.endAsync(true);
-    })();
+    this.#closing ??= endBounded(this.#client, this.#connected, graceMs);
     return this.#closing;
   }
 }

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { BrokerMessageHandler, BrokerPort, PublishOptions } from './broker.js';
-import { endpointOptions, type BrokerEndpoint } from './client-link.js';
+import { endBounded, endpointOptions, publishVia, type BrokerEndpoint } from './client-link.js';
 import { StartupError } from '../transport/listen.js';
 import { Backoff } from './backoff.js';
 import { batchWrites } from './batch-writes.js';
@@ -99,9 +99,8 @@ export class ExternalBroker implements BrokerPort {
     return broker;
   }
 
-  async publish(topic: string, payload: string, options?: PublishOptions): Promise<void> {
-    const properties = this.#v5 && options?.userProperties ? { properties: { userProperties: { ...options.userProperties } } } : {};
-    await this.#client.publishAsync(topic, payload, { qos: this.#qos, retain: options?.retain ?? false, ...properties });
+  publish(topic: string, payload: string, options?: PublishOptions): Promise<void> {
+    return publishVia(this.#client, this.#qos, this.#v5, topic, payload, options);
   }
 
   async subscribe(filter: string): Promise<void> {
@@ -125,23 +124,8 @@ export class ExternalBroker implements BrokerPort {
     this.#listeners.push(listener);
   }
 
-  /**
-   * Graceful DISCONNECT when connected (bounded), else a forced end: with the broker gone, a
-   * graceful end would wait for a reconnect that may never come.
-   */
-  async close(graceMs = 2000): Promise<void> {
-    const client = this.#client;
-    if (this.#connected) {
-      const graceful = client.endAsync(false);
-      const timedOut = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(true), graceMs);
-        void graceful.finally(() => {
-          clearTimeout(timer);
-          resolve(false);
-        });
-      });
-      if (!timedOut) return;
-    }
-    await client.endAsync(true);
+  /** Graceful DISCONNECT when connected (bounded), else a forced end. */
+  close(graceMs = 2000): Promise<void> {
+    return endBounded(this.#client, this.#connected, graceMs);
   }
 }
