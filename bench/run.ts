@@ -12,6 +12,7 @@ const SCENARIOS: Record<string, () => Promise<Scenario>> = {
   clientmodes: async () => (await import('./scenarios.js')).clientmodes,
   validation: async () => (await import('./validation.js')).run,
   api: async () => (await import('./api.js')).run,
+  flood: async () => (await import('./flood.js')).run,
 };
 
 const args = process.argv.slice(2);

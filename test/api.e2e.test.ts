@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../src/config/load.js';
-import { chargePoint, rawSocket, Service, startTestGateway } from './support/harness.js';
+import { chargePoint, rawSocket, Service, startTestGateway, until } from './support/harness.js';
 
 const T = { timeout: 20_000 };
 const BOOT = { chargePointVendor: 'Acme', chargePointModel: 'M1' };
@@ -148,7 +148,7 @@ test('[SPEC §5, §9] a CALL via MQTT and one via HTTP at the same time reach th
   const httpCall = app.inject({ method: 'POST', url: '/api/v1/clients/CP1/calls', payload: { action: 'DataTransfer', payload: { vendorId: 'x', messageId: 'http' } } });
   // The HTTP CALL waits in the queue behind the MQTT one.
   const queued = async () => ((await app.inject('/api/v1/clients/CP1')).json() as { queueLength: number }).queueLength;
-  while ((await queued()) === 0) await new Promise((r) => setImmediate(r));
+  await until(async () => (await queued()) !== 0, 'the CALL to be queued');
   assert.deepEqual(seen, ['mqtt']);
   releaseFirst();
   assert.equal((await httpCall).statusCode, 200);

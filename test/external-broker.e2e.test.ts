@@ -2,7 +2,7 @@
 // and client modes is the scale-out work; this proves the external path end to end.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chargePoint, Service, startTestGateway, upgradeStatus } from './support/harness.js';
+import { chargePoint, Service, startTestGateway, until, upgradeStatus } from './support/harness.js';
 import { startMosquitto } from './support/brokers.js';
 
 test('[SPEC §7] external Mosquitto: boot round trip, service CALL, presence; no embedded broker', { timeout: 20_000 }, async (t) => {
@@ -88,7 +88,7 @@ test('[SPEC §7] two instances on one broker: CP1 moves from A to B; A closes it
     return { status: 'Accepted' };
   });
   assert.deepEqual(await aClosed, { code: 1000, reason: 'replaced' });
-  while (a.gw.registry.size > 0) await new Promise((r) => setImmediate(r));
+  await until(() => a.gw.registry.size === 0, 'instance A to close its charge point');
   for (const id of ['m1', 'm2', 'm3']) await svc.publish(`ocpp/CP1/dn/request/DataTransfer/${id}`, { vendorId: 'x' });
   for (const id of ['m1', 'm2', 'm3']) await svc.waitFor(`ocpp/CP1/up/response/DataTransfer/${id}`);
   // A barrier through B: once this answer is back, any duplicate of m1..m3 would have arrived too.

@@ -9,6 +9,33 @@ import { loadConfig } from '../../src/config/load.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { defer } from './cleanup.js';
 
+/** Default deadline of every wait in the harness: a broken test fails with a message instead of hanging. */
+export const WAIT_MS = 15_000;
+
+/**
+ * `promise`, or a rejection naming `what` after `ms`. The timer is cleared either way. Every wait in a
+ * test goes through this (or `until`), so the suite fails fast instead of hanging CI.
+ */
+export function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Polls `predicate` once per event-loop turn (setImmediate, so timers and I/O run in between; never a
+ * microtask loop) until it holds, or rejects naming `what` after `ms`.
+ */
+export async function until(predicate: () => boolean | Promise<boolean>, what: string, ms = WAIT_MS): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await predicate())) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting until ${what}`);
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
 export const EPHEMERAL: Array<[string, unknown]> = [
   ['ocpp.host', '127.0.0.1'],
   ['ocpp.port', 0],
@@ -84,12 +111,19 @@ export class Service {
     return service;
   }
 
-  /** The first message (already received or future) whose topic equals/matches. */
-  waitFor(match: string | ((m: Received) => boolean), from = 0): Promise<Received> {
+  /** The first message (already received or future) whose topic equals/matches; rejects after `ms`. */
+  waitFor(match: string | ((m: Received) => boolean), from = 0, ms = WAIT_MS): Promise<Received> {
     const fn = typeof match === 'string' ? (m: Received) => m.topic === match : match;
     const seen = this.received.slice(from).find(fn);
     if (seen) return Promise.resolve(seen);
-    return new Promise((resolve) => this.#waiters.push({ match: fn, resolve, from }));
+    const waiter = { match: fn, resolve: (_m: Received) => undefined as void, from };
+    const arrived = new Promise<Received>((resolve) => {
+      waiter.resolve = resolve;
+      this.#waiters.push(waiter);
+    });
+    return within(arrived, `an MQTT message ${typeof match === 'string' ? `on ${match}` : 'matching the predicate'}`, ms).finally(() => {
+      this.#waiters = this.#waiters.filter((w) => w !== waiter);
+    });
   }
 
   topics(prefix: string): string[] {
@@ -113,7 +147,7 @@ export async function chargePoint(t: TestContext, endpoint: string, identity: st
   const cp = new RPCClient({ endpoint, identity, protocols: ['ocpp1.6'], strictMode: true, reconnect: false, ...options } as unknown as ConstructorParameters<typeof RPCClient>[0]);
   defer(t, () => cp.close({ force: true }).catch(() => undefined));
   before?.(cp);
-  await cp.connect();
+  await within(cp.connect(), `charge point ${identity} to connect`);
   return cp;
 }
 
@@ -122,11 +156,11 @@ export async function rawSocket(t: TestContext, url: string, protocols: string[]
   const ws = new WebSocket(url, protocols, options);
   defer(t, () => ws.terminate());
   const raw = new RawSocket(ws);
-  await new Promise<void>((resolve, reject) => {
+  await within(new Promise<void>((resolve, reject) => {
     ws.once('open', resolve);
     ws.once('error', reject);
     ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
-  });
+  }), `the upgrade of ${url}`);
   return raw;
 }
 
@@ -145,9 +179,22 @@ export class RawSocket {
     this.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   }
 
-  next(): Promise<unknown> {
+  /** The next frame from the gateway; rejects after `ms`. */
+  next(ms = WAIT_MS): Promise<unknown> {
     if (this.frames.length > 0) return Promise.resolve(this.frames.shift());
-    return new Promise((resolve) => this.#waiters.push(resolve));
+    let waiter: (f: unknown) => void = () => undefined;
+    const arrived = new Promise<unknown>((resolve) => {
+      waiter = resolve;
+      this.#waiters.push(waiter);
+    });
+    return within(arrived, 'a frame from the gateway', ms).finally(() => {
+      this.#waiters = this.#waiters.filter((w) => w !== waiter);
+    });
+  }
+
+  /** The close code and reason; rejects after `ms`. */
+  closedWithin(ms = WAIT_MS): Promise<{ code: number; reason: string }> {
+    return within(this.closed, 'the gateway to close the socket', ms);
   }
 
   send(text: string | Buffer, binary = false): void {
@@ -156,9 +203,9 @@ export class RawSocket {
 }
 
 /** The HTTP status of a refused upgrade (or 101). */
-export function upgradeStatus(url: string, protocols: string[] | undefined, headers: Record<string, string> = {}): Promise<{ status: number; reason: string | undefined }> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, protocols ?? [], { headers });
+export function upgradeStatus(url: string, protocols: string[] | undefined, headers: Record<string, string> = {}, options: WebSocket.ClientOptions = {}): Promise<{ status: number; reason: string | undefined }> {
+  return within(new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, protocols ?? [], { ...options, headers });
     ws.once('open', () => {
       resolve({ status: 101, reason: undefined });
       ws.terminate();
@@ -171,7 +218,7 @@ export function upgradeStatus(url: string, protocols: string[] | undefined, head
     ws.once('error', (err) => {
       if (!/Unexpected server response/.test(String(err))) reject(err);
     });
-  });
+  }), `the upgrade of ${url}`);
 }
 
 export function basic(user: string, password: string | Buffer): string {
