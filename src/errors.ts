@@ -38,7 +38,7 @@ export type CloseReason = keyof typeof CLOSE_REASONS;
 /** Refusals at the WebSocket upgrade, before 101. [SPEC §3] */
 export const UPGRADE_REFUSALS = {
   path_not_found: { status: 404, doc: 'The path is not under ocpp.path.' },
-  bad_cp_id: { status: 400, doc: 'The cpId is empty, too long, badly percent-encoded, or contains / + # or NUL.' },
+  bad_cp_id: { status: 400, doc: 'The cpId is empty, too long, badly percent-encoded (or not UTF-8), is . or .., or contains / or #, a control character (C0 incl. NUL, DEL, C1), a Unicode non-character or a lone surrogate. + is allowed (percent-encoded in topics).' },
   no_subprotocol: { status: 400, doc: 'No offered subprotocol is in ocpp.protocols and no ocpp.default_protocol is set.' },
   unauthorized: { status: 401, doc: 'Missing or wrong HTTP Basic credentials, or the auth service denied (or did not answer in time); in mqtt.client_mode per_client also the broker refusing the charge point\'s CONNECT (bad user name or password, not authorized, identifier rejected) or its downstream subscription.' },
   credentials_required: { status: 401, doc: 'The listener\'s security profile (1 or 2) requires HTTP Basic credentials and none were sent.' },

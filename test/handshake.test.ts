@@ -19,7 +19,11 @@ test('[SPEC §3] cpId from the path', () => {
   no('/ocpp/', 'bad_cp_id');
   no('/ocpp/CP1/', 'bad_cp_id');
   no('/ocpp/a%2Fb', 'bad_cp_id');
-  no('/ocpp/a+b', 'bad_cp_id');
+  ok('/ocpp/a+b', 'a+b'); // OCPP 2.x identifierString allows *-_=:+|@. [SPEC §3]
+  ok('/ocpp/*-_%3D:+%7C@.x', '*-_=:+|@.x');
+  ok('/ocpp/a%25b', 'a%b');
+  ok('/ocpp/%C2%A0%F0%9F%98%80', '\u00a0😀');
+  ok('/ocpp/...', '...');
   no('/ocpp/a%23b', 'bad_cp_id');
   no('/ocpp/a%00', 'bad_cp_id');
   no('/ocpp/%ZZ', 'bad_cp_id');
@@ -58,4 +62,17 @@ test('[SPEC §8] Basic auth is binary-safe and split after the cpId', () => {
   const loose = parseBasicAuth(b64('someone:pw:x'), 'CP1', false);
   assert.ok(loose?.ok && loose.value.username === 'someone' && loose.value.password.toString() === 'pw:x');
   assert.equal(parseBasicAuth('basic ' + Buffer.from('CP1:x').toString('base64'), 'CP1', true)?.ok, true, 'scheme is case-insensitive');
+});
+
+test('[SPEC §3] cpId: controls, non-characters, lone surrogates and dot-segments are refused with bad_cp_id', () => {
+  const refused = [
+    '%01', 'a%1Fb', '%7F', '%C2%80', '%C2%9F', '%EF%B7%90', '%EF%B7%AF', '%EF%BF%BE', '%EF%BF%BF', '%F0%9F%BF%BE', '%F4%8F%BF%BF',
+    '%ED%A0%80', '%ED%BF%BF', 'a%2Fb', 'a%23b', '%00', '.', '..', '%2E', '%2e%2E', 'a%0Ab', '%1B%5B31m',
+  ];
+  for (const segment of refused) {
+    const r = parseCpIdFromPath(`/ocpp/${segment}`, '/ocpp', 48);
+    assert.equal(!r.ok && r.refusal, 'bad_cp_id', segment);
+  }
+  const r = parseCpIdFromPath('/ocpp/a%01b', '/ocpp', 48);
+  assert.match(!r.ok ? r.detail : '', /control character \(U\+0001\)/);
 });

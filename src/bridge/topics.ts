@@ -1,5 +1,8 @@
 // Topic templates, compiled once into level lists; rendering and parsing are plain loops. [SPEC §4]
 import type { MessageKind } from '../session/channel.js';
+import { decodeLevel, encodeLevel } from './topic-level.js';
+
+export { decodeLevel, encodeLevel };
 
 export const MESSAGE_KINDS: readonly MessageKind[] = ['request', 'response', 'error', 'send', 'resulterror'];
 
@@ -13,29 +16,6 @@ const ALIASES: Record<string, Placeholder> = {
 };
 
 export type TopicValues = Partial<Record<Placeholder, string>>;
-
-/** Percent-encodes what cannot stand in one topic level (and % itself, so decoding is exact). */
-export function encodeLevel(value: string): string {
-  let out = '';
-  let last = 0;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c === 0x2f || c === 0x2b || c === 0x23 || c === 0x25 || c === 0) {
-      out += value.slice(last, i) + '%' + c.toString(16).toUpperCase().padStart(2, '0');
-      last = i + 1;
-    }
-  }
-  return last === 0 ? value : out + value.slice(last);
-}
-
-export function decodeLevel(level: string): string | undefined {
-  if (!level.includes('%')) return level;
-  try {
-    return decodeURIComponent(level);
-  } catch {
-    return undefined;
-  }
-}
 
 export function compileTemplate(template: string): Level[] | string {
   return template.split('/').map((text) => {

@@ -1,14 +1,17 @@
 // Hand-written, linear parsers for what a charge point sends in its upgrade request: the path, the
 // Sec-WebSocket-Protocol list and the Authorization header. Pure; no regexes over client input.
 import type { UpgradeRefusal } from '../errors.js';
+import { cpIdProblem } from '../bridge/topic-level.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; refusal: UpgradeRefusal; detail: string };
-
-const FORBIDDEN_IN_ID = ['/', '+', '#', '\u0000'];
 
 /**
  * cpId = the last path segment under `prefix`, percent-decoded. [SPEC §3]
  * "/ocpp/CP1?x=1" -> "CP1"; "/ocpp/site/CP1" -> "CP1"; "/other/CP1" -> path_not_found.
+ * Refused (bad_cp_id): empty, too long, not UTF-8 after decoding (decodeURIComponent throws on a
+ * percent-encoded lone surrogate such as %ED%A0%80), `/ #`, controls, non-characters, and the
+ * dot-segments `.` and `..` (URL normalisation makes them unaddressable in the API). `+` is allowed:
+ * OCPP 2.x identifierString permits `*-_=:+|@.`; it is percent-encoded in topic levels.
  */
 export function parseCpIdFromPath(url: string | undefined, prefix: string, maxLength: number): Parsed<string> {
   const raw = url ?? '';
@@ -25,9 +28,8 @@ export function parseCpIdFromPath(url: string | undefined, prefix: string, maxLe
     return { ok: false, refusal: 'bad_cp_id', detail: 'the charge point id is not valid percent-encoding' };
   }
   if (cpId.length > maxLength) return { ok: false, refusal: 'bad_cp_id', detail: `the charge point id is longer than ${maxLength} characters` };
-  for (const c of FORBIDDEN_IN_ID) {
-    if (cpId.includes(c)) return { ok: false, refusal: 'bad_cp_id', detail: `the charge point id contains ${JSON.stringify(c)}, which cannot be part of an MQTT topic level` };
-  }
+  const problem = cpIdProblem(cpId);
+  if (problem !== undefined) return { ok: false, refusal: 'bad_cp_id', detail: `the charge point id ${problem}` };
   return { ok: true, value: cpId };
 }
 
