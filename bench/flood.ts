@@ -62,7 +62,7 @@ function summary(r: RoundTripResult) {
 export async function run(opts: { quick: boolean }) {
   const goodCps = opts.quick ? 20 : 50;
   const seconds = opts.quick ? 4 : 10;
-  const gw = await startGatewayProcess([...BENCH_GATEWAY_SETTINGS, 'log.level=warn']);
+  const gw = await startGatewayProcess(BENCH_GATEWAY_SETTINGS);
   const svc = await startService(gw.mqttPort);
   const events = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.mqttPort}`, { reconnectPeriod: 0 });
   let rejectedEvents = 0;
