@@ -31,6 +31,7 @@ export const CLOSE_REASONS = {
   invalid_utf8: { code: 1007, doc: 'A text message that is not valid UTF-8.' },
   shutdown: { code: 1001, doc: 'The gateway is shutting down (SIGTERM/SIGINT).' },
   expired: { code: 1000, doc: 'The authorization granted by the auth service (expire_at) ran out.' },
+  internal_error: { code: 1011, doc: 'An exception while handling this charge point\'s input (a frame, a service message, a timer, a publish outcome): this connection is closed, logged once as cp.internal_error with the stack, and counted; the gateway and every other connection go on.' },
   broker_disconnected: { code: 1013, doc: 'mqtt.client_mode per_client: the broker ended this charge point\'s own link (outage, or over MQTT 3.1.1 possibly a takeover by another instance); the charge point should reconnect (1013 = try again later).' },
 } as const;
 export type CloseReason = keyof typeof CLOSE_REASONS;
@@ -64,10 +65,11 @@ export type ConnectionDrop = keyof typeof CONNECTION_DROPS;
 
 /** Messages the gateway refused or dropped, published as event/rejected (the frame's sender is the CP). */
 export const REJECTED_REASONS = {
-  malformed_frame: 'The frame is not OCPP-J; a CALLERROR was sent back unless the frame was itself a CALLRESULT/CALLERROR.',
-  unknown_message_id: 'A CALLRESULT/CALLERROR from the charge point for no pending downstream CALL.',
+  malformed_frame: 'The frame is not OCPP-J, or nests deeper than ocpp.max_json_depth; a CALLERROR was sent back unless the frame was itself a CALLRESULT/CALLERROR/CALLRESULTERROR. Counts toward ocpp.max_bad_messages.',
+  unknown_message_id: 'A CALLRESULT/CALLERROR from the charge point for no pending downstream CALL (or a 2.1 CALLRESULTERROR about no recent CALLRESULT). Counts toward ocpp.max_bad_messages.',
   duplicate_call: 'A CALL with the messageId of the charge point\'s pending CALL (a retransmission); not published twice.',
   validation_failed: 'A CALL whose payload fails the schema of its action (or an unknown action); a CALLERROR with the validation code was sent back.',
   concurrent_call: 'A second CALL while one is pending, with upstream.concurrent_calls = reject; a CALLERROR was sent back.',
+  suppressed: 'Summary, once per ocpp.rejected_events_window: the charge point caused more than ocpp.max_rejected_events rejections; the rest were counted but not published. Body: count, and byReason {reason: count}.',
 } as const;
 export type RejectedReason = keyof typeof REJECTED_REASONS;

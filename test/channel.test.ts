@@ -288,3 +288,93 @@ test('[SPEC §6] leniency: exempt actions, exempt cpIds, log_only', () => {
   assert.deepEqual(sends(logOnly), []);
   assert.ok(logOnly.some((x) => x.kind === 'validation_failed' && x.forwarded));
 });
+
+// ---- hostile depth and unanswerable frames [SPEC §6, §8] -----------------------------------------
+import type { Frame } from '../src/ocpp/codec.js';
+
+/** 20,000 levels, ~120 KB: JSON.stringify of its parsed form overflows the stack. */
+const DEEP_TEXT = `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`;
+const kinds = (a: ChannelAction[]) => a.map((x) => (x.kind === 'rejected' ? `rejected:${x.reason}` : x.kind));
+
+test('[SPEC §6] deep CALLERROR answering the in-flight CALL: dropped, reported, counted, never answered', () => {
+  const ch = channel();
+  svc(ch, { type: 'request', action: 'Reset', messageId: 'd1', payloadText: '{"type":"Soft"}' });
+  const a = cp(ch, `[4,"d1","GenericError","x",${DEEP_TEXT}]`);
+  assert.deepEqual(sends(a), []);
+  assert.deepEqual(publishes(a), []);
+  assert.ok(a.some((x) => x.kind === 'rejected' && x.reason === 'malformed_frame' && x.messageId === 'd1' && /deeper than/.test(x.detail)));
+  assert.equal(ch.inFlightDownstream, 1, 'the CALL stays in flight until a readable answer or its timeout');
+});
+
+test('[SPEC §6] deep CALLRESULT (would be invalid_response) and deep 2.1 CALLRESULTERROR: dropped, never answered', () => {
+  const ch = checked();
+  svc(ch, { type: 'request', action: 'Reset', messageId: 'd1', payloadText: '{"type":"Soft"}' });
+  const a = cp(ch, `[3,"d1",{"status":"Maybe","x":${DEEP_TEXT}}]`);
+  assert.deepEqual([sends(a), publishes(a)], [[], []]);
+  assert.ok(a.some((x) => x.kind === 'rejected' && x.reason === 'malformed_frame'));
+  const v21 = new Channel({ ...base, spec: PROTOCOLS['ocpp2.1'] });
+  const r = decodeFrame(`[5,"z","FormatViolation","x",${DEEP_TEXT}]`, PROTOCOLS['ocpp2.1']);
+  assert.ok(!r.ok);
+  if (r.ok) return;
+  const b = v21.handle({ kind: 'cp_bad_frame', failure: r.failure }, 0);
+  assert.deepEqual([sends(b), publishes(b)], [[], []]);
+});
+
+test('[SPEC §6] deep CALL: CALLERROR FormationViolation (1.6) / RpcFrameworkError (2.x) with its messageId', () => {
+  assert.deepEqual(JSON.parse(sends(cp(channel(), `[2,"c1","DataTransfer",${DEEP_TEXT}]`))[0] ?? '').slice(0, 3), [4, 'c1', 'FormationViolation']);
+  const v2 = new Channel({ ...base, spec: PROTOCOLS['ocpp2.0.1'] });
+  const r = decodeFrame(`[2,"c2","DataTransfer",${DEEP_TEXT}]`, PROTOCOLS['ocpp2.0.1']);
+  assert.ok(!r.ok);
+  if (r.ok) return;
+  assert.deepEqual(JSON.parse(sends(v2.handle({ kind: 'cp_bad_frame', failure: r.failure }, 0))[0] ?? '').slice(0, 3), [4, 'c2', 'RpcFrameworkError']);
+});
+
+test('[SPEC §8] the channel never re-serialises a CP payload: deep frames that got past decoding cause no RangeError', () => {
+  const deep: object = JSON.parse(DEEP_TEXT) as object;
+  assert.throws(() => JSON.stringify(deep), RangeError, 'the input really is deep enough to overflow');
+  const handle = (ch: Channel, frame: Frame) => ch.handle({ kind: 'cp_frame', frame }, 0);
+  // CALLERROR answering a downstream CALL: errorDetails passed on as the text the CP sent.
+  const a = channel();
+  svc(a, { type: 'request', action: 'Reset', messageId: 'd1', payloadText: '{"type":"Soft"}' });
+  const err = handle(a, { type: 4, messageId: 'd1', errorCode: 'GenericError', errorDescription: 'x', errorDetails: deep, errorDetailsText: DEEP_TEXT });
+  assert.equal(publishes(err)[0]?.payloadText.length, DEEP_TEXT.length + '{"errorCode":"GenericError","errorDescription":"x","errorDetails":}'.length);
+  // An invalid CALLRESULT: invalid_response carries the CP's payload, spliced in as text.
+  const b = checked();
+  svc(b, { type: 'request', action: 'Reset', messageId: 'd1', payloadText: '{"type":"Soft"}' });
+  const payloadText = `{"status":"Maybe","x":${DEEP_TEXT}}`;
+  const res = handle(b, { type: 3, messageId: 'd1', payload: { status: 'Maybe', x: deep }, payloadText });
+  assert.deepEqual(reasons(res), ['invalid_response']);
+  assert.ok(publishes(res)[0]?.payloadText.endsWith(`"payload":${payloadText}}}}`));
+  // A 2.1 CALLRESULTERROR about a recent answer.
+  const c = new Channel({ ...base, spec: PROTOCOLS['ocpp2.1'] });
+  cp(c, '[2,"u1","Heartbeat",{}]');
+  svc(c, { type: 'response', action: 'Heartbeat', messageId: 'u1', payloadText: '{"currentTime":"2026-01-01T00:00:00Z"}' });
+  const re = handle(c, { type: 5, messageId: 'u1', errorCode: 'FormatViolation', errorDescription: 'x', errorDetails: deep, errorDetailsText: DEEP_TEXT });
+  assert.deepEqual(publishes(re).map((p) => [p.type, p.action]), [['resulterror', 'Heartbeat']]);
+});
+
+test('[SPEC §8] deep service payloads are refused as invalid_payload before parsing (request, response, error)', () => {
+  const ch = channel();
+  cp(ch, '[2,"u1","Authorize",{"idTag":"A"}]');
+  for (const [type, payloadText] of [['request', DEEP_TEXT], ['response', DEEP_TEXT], ['error', `{"errorCode":"GenericError","errorDetails":${DEEP_TEXT}}`]] as const) {
+    const a = svc(ch, { type, action: 'Authorize', messageId: 'u1', payloadText });
+    assert.deepEqual(sends(a), [], type);
+    assert.deepEqual(reasons(a), ['invalid_payload'], type);
+    assert.match(JSON.parse(publishes(a)[0]?.payloadText ?? '').errorDescription, /nested deeper than 31 levels/);
+  }
+  assert.equal(ch.pendingUpstream, 1);
+});
+
+test('[SPEC §6] unanswerable frames count toward max_bad_messages: CALLRESULT, CALLERROR, 2.1 CALLRESULTERROR for nothing pending', () => {
+  const ch = channel();
+  assert.deepEqual(kinds(cp(ch, '[3,"n1",{}]', 0)), ['frame_in', 'rejected:unknown_message_id']);
+  assert.deepEqual(kinds(cp(ch, '[4,"n2","GenericError","",{}]', 1)), ['frame_in', 'rejected:unknown_message_id']);
+  assert.deepEqual(kinds(cp(ch, '[3,"n3",{}]', 2)), ['frame_in', 'rejected:unknown_message_id', 'close']);
+  const v21 = new Channel({ ...base, spec: PROTOCOLS['ocpp2.1'] });
+  const r = decodeFrame('[5,"never","FormatViolation","",{}]', PROTOCOLS['ocpp2.1']);
+  assert.ok(r.ok);
+  if (!r.ok) return;
+  const a = v21.handle({ kind: 'cp_frame', frame: r.frame }, 0);
+  assert.deepEqual(publishes(a), []);
+  assert.ok(a.some((x) => x.kind === 'rejected' && x.reason === 'unknown_message_id' && /CALLRESULTERROR/.test(x.detail)));
+});

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeFrame, encodeCall, encodeCallError, encodeCallResult, lastElementText, type DecodeProblem } from '../src/ocpp/codec.js';
+import { DEFAULT_MAX_JSON_DEPTH, decodeFrame, encodeCall, exceedsJsonDepth, encodeCallError, encodeCallResult, lastElementText, type DecodeProblem } from '../src/ocpp/codec.js';
 import { PROTOCOLS } from '../src/ocpp/protocols.js';
 
 const v16 = PROTOCOLS['ocpp1.6'];
@@ -81,7 +81,7 @@ test('decode: messageId of exactly 36 characters is accepted', () => {
 
 test('decode: CALLERROR and 2.1 SEND / CALLRESULTERROR', () => {
   const e = decodeFrame('[4,"a","NotImplemented","nope",{"x":1}]', v16);
-  assert.deepEqual(e.ok && e.frame, { type: 4, messageId: 'a', errorCode: 'NotImplemented', errorDescription: 'nope', errorDetails: { x: 1 } });
+  assert.deepEqual(e.ok && e.frame, { type: 4, messageId: 'a', errorCode: 'NotImplemented', errorDescription: 'nope', errorDetails: { x: 1 }, errorDetailsText: '{"x":1}' });
   const s = decodeFrame('[6,"s1","NotifyPeriodicEventStream",{"id":1}]', v21);
   assert.ok(s.ok && s.frame.type === 6);
   const re = decodeFrame('[5,"r1","FormatViolation","bad",{}]', v21);
@@ -101,4 +101,70 @@ test('encoders produce frames the decoder reads back', () => {
   assert.ok(res.ok && res.frame.type === 3);
   const err = decodeFrame(encodeCallError('m1', 'GenericError', 'x', { a: 1 }), v16);
   assert.ok(err.ok && err.frame.type === 4);
+});
+
+// ---- JSON nesting bound [SPEC §6]: a linear scan before JSON.parse ----------------------------------
+
+/** `n` nested arrays (or objects) around a number: depth n. */
+const nest = (n: number, open = '[', close = ']') => `${open.repeat(n)}1${close.repeat(n)}`;
+const deepObject = (n: number) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
+/** 20,000 levels, ~120 KB: the issue's crash frame, under max_frame_size. */
+const DEEP = 20_000;
+
+const depthRows: Array<[string, string, number, boolean]> = [
+  ['flat frame', '[2,"a","Heartbeat",{}]', 2, false],
+  ['frame of depth 3 at bound 3', '[2,"a","X",{"k":[1]}]', 3, false],
+  ['frame of depth 4 at bound 3', '[2,"a","X",{"k":[[1]]}]', 3, true],
+  ['brackets inside strings do not count', '[2,"[[[[","X",{"s":"{{{{[[[["}]', 2, false],
+  ['escaped quote keeps the string open', '[2,"a","X",{"s":"\\"[[[["}]', 2, false],
+  ['escaped backslash closes the string', '[2,"a","X",{"s":"\\\\",  "t":[[1]]}]', 3, true],
+  ['unicode escape is skipped as text', '[2,"a","X",{"s":"\\u005b\\u005b"}]', 2, false],
+  ['depth counts nesting, not brackets in total', `[${Array.from({ length: 50 }, () => '[1]').join(',')}]`, 2, false],
+  ['objects count like arrays', deepObject(33), 32, true],
+  ['exactly the default bound', nest(DEFAULT_MAX_JSON_DEPTH), DEFAULT_MAX_JSON_DEPTH, false],
+  ['one beyond the default bound', nest(DEFAULT_MAX_JSON_DEPTH + 1), DEFAULT_MAX_JSON_DEPTH, true],
+  ['unbalanced closers do not hide depth', `]]]]${nest(5)}`, 4, true],
+  [`${DEEP} levels`, nest(DEEP), DEFAULT_MAX_JSON_DEPTH, true],
+];
+
+for (const [name, text, bound, tooDeep] of depthRows) {
+  test(`depth scan: ${name}`, () => {
+    assert.equal(exceedsJsonDepth(text, bound), tooDeep);
+  });
+}
+
+const deepRows: Array<[string, string, { id?: string; type?: number }]> = [
+  ['CALL with a deep payload', `[2,"c1","DataTransfer",${deepObject(DEEP)}]`, { id: 'c1', type: 2 }],
+  ['CALLRESULT with a deep payload', `[3,"r1",${deepObject(DEEP)}]`, { id: 'r1', type: 3 }],
+  ['CALLERROR with deep errorDetails', `[4,"e1","GenericError","x",${deepObject(DEEP)}]`, { id: 'e1', type: 4 }],
+  ['unknown type with a deep element', `[9,"u1",${nest(DEEP)}]`, { id: 'u1', type: 9 }],
+  ['deep second element: only the type is read', `[3,${nest(DEEP)}]`, { type: 3 }],
+  ['deep first element: nothing is read', nest(DEEP), {}],
+  ['deep object, not an array', deepObject(DEEP), {}],
+  ['messageId too long: not read, type still read', `[2,"${'x'.repeat(37)}","X",${nest(DEEP)}]`, { type: 2 }],
+  ['deep and not JSON after the prefix', `[2,"c2","X",${'['.repeat(DEEP)}`, { id: 'c2', type: 2 }],
+];
+
+for (const [name, text, expect] of deepRows) {
+  test(`decode too_deep: ${name}`, () => {
+    const r = decodeFrame(text, v21);
+    assert.equal(r.ok, false);
+    if (r.ok) return;
+    assert.equal(r.failure.problem, 'too_deep');
+    assert.equal(r.failure.messageId, expect.id);
+    assert.equal(r.failure.messageTypeId, expect.type);
+    assert.match(r.failure.detail, /deeper than 32 levels/);
+  });
+}
+
+test('decode: the bound is a parameter (ocpp.max_json_depth), the frame array is level 1', () => {
+  assert.ok(decodeFrame('[2,"a","X",{"k":{"l":1}}]', v16, 3).ok);
+  const r = decodeFrame('[2,"a","X",{"k":{"l":{}}}]', v16, 3);
+  assert.ok(!r.ok && r.failure.problem === 'too_deep');
+});
+
+test('decode: a CALLERROR keeps errorDetails as the text it was sent in', () => {
+  const r = decodeFrame('[4,"a","GenericError","x", {"n": 1.50, "s":"]"} ]', v16);
+  assert.ok(r.ok && r.frame.type === 4);
+  if (r.ok && r.frame.type === 4) assert.equal(r.frame.errorDetailsText, '{"n": 1.50, "s":"]"}');
 });

@@ -174,11 +174,13 @@ export class Bridge {
     return this.#publish(this.#topics.event(cpId, event, protocol), JSON.stringify(body), false, { cpId, protocol }, this.#portFor(via));
   }
 
-  publishRejected(conn: { cpId: string; protocol: string }, reason: RejectedReason, detail: string, messageId?: string, action?: string): void {
-    this.#metrics.rejected(reason);
-    this.#log.info({ cpId: conn.cpId, messageId, action, reason, detail }, 'cp.message_rejected');
-    const body = { cpId: conn.cpId, reason, detail, ...(messageId !== undefined ? { messageId } : {}), ...(action !== undefined ? { action } : {}) };
-    this.publishEvent(conn.cpId, 'rejected', body, conn.protocol, conn).catch(() => undefined);
+  /**
+   * event/rejected about a connection's message. The connection counts, logs and rate-limits it and
+   * holds the returned publish in its in-flight budget. [SPEC §8]
+   */
+  publishRejected(conn: { cpId: string; protocol: string }, reason: RejectedReason, detail: string, messageId?: string, action?: string, extra?: Record<string, unknown>): Promise<void> {
+    const body = { cpId: conn.cpId, reason, detail, ...(messageId !== undefined ? { messageId } : {}), ...(action !== undefined ? { action } : {}), ...extra };
+    return this.publishEvent(conn.cpId, 'rejected', body, conn.protocol, conn);
   }
 
   /** The retained presence topic. [SPEC §4] */

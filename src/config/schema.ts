@@ -79,8 +79,11 @@ export const configSchema = z
         keepalive_timeout: duration('180s', 'A charge point silent (no frame, no pong) this long is closed (reason keepalive_timeout); 0 = never.'),
         keepalive_follow_heartbeat: bool(true, 'After an accepted BootNotification, allow silence of up to 1.5 x its heartbeat interval when that is longer than keepalive_timeout.'),
         max_frame_size: size('256KiB', 'Largest inbound WebSocket message; larger closes the connection with 1009.'),
-        max_bad_messages: int(10, 0, 1_000_000, 'The max_bad_messages-th malformed frame within bad_messages_window closes the connection with 1008 (too_many_bad_messages); 0 = unlimited.'),
+        max_bad_messages: int(10, 0, 1_000_000, 'The max_bad_messages-th bad frame within bad_messages_window closes the connection with 1008 (too_many_bad_messages); 0 = unlimited. Bad: not OCPP-J, nested beyond max_json_depth, or a CALLRESULT/CALLERROR/CALLRESULTERROR for no pending CALL.'),
         bad_messages_window: duration('1m', 'Window over which max_bad_messages is counted.'),
+        max_json_depth: int(32, 3, 1000, 'Deepest nesting of arrays and objects in a frame (the frame\'s own array is level 1), checked by a linear scan before parsing; deeper is a malformed frame (too_deep). Real OCPP messages nest about 8 levels; 32 leaves room for vendor DataTransfer data while keeping schema checks and serialisation far from the stack limit. Service payloads get the same bound.'),
+        max_rejected_events: int(20, 0, 1_000_000, 'event/rejected messages published per charge point within rejected_events_window; the rest are counted (rejected_events_suppressed_total) and summarised in one event/rejected with reason suppressed when the window ends. 0 = unlimited.'),
+        rejected_events_window: duration('1m', 'Window over which max_rejected_events is counted.'),
         max_connections: int(100_000, 1, 10_000_000, 'Most charge point connections at once; beyond it upgrades get HTTP 503.'),
         handshake_timeout: duration('10s', 'Time allowed from TCP accept to a completed WebSocket upgrade (includes authentication).'),
         max_outbound_buffer: size('4MiB', 'Bytes queued for a charge point that does not read; beyond it the connection is closed (1008, slow_consumer).'),
@@ -213,6 +216,8 @@ export const configSchema = z
     log: section(
       {
         level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info', 'Log level (JSON lines on stdout).'),
+        max_cp_lines: int(20, 0, 1_000_000, 'Log lines per charge point and event id (msg) within cp_lines_window; the rest are dropped, counted (log_lines_suppressed_total) and summarised in one log.suppressed line when the window ends. 0 = unlimited.'),
+        cp_lines_window: duration('1m', 'Window over which log.max_cp_lines is counted.'),
       },
       'Logging.',
     ),

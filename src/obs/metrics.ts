@@ -39,6 +39,9 @@ export class Metrics {
   readonly #frames: Counter<'direction' | 'type' | 'action'>;
   readonly #bytes: Counter<'direction'>;
   readonly #rejected: Counter<'reason'>;
+  readonly #rejectedSuppressed: Counter<'reason'>;
+  readonly #logSuppressed: Counter<'event'>;
+  readonly #internalErrors: Counter<'entry'>;
   readonly #gatewayErrors: Counter<'reason'>;
   readonly #validation: Counter<'direction' | 'code'>;
   readonly #timeouts: Counter<'direction'>;
@@ -80,6 +83,9 @@ export class Metrics {
       },
     });
     this.#rejected = counter('rejected_messages_total', 'Messages from charge points not bridged (event/rejected), by reason.', ['reason']);
+    this.#rejectedSuppressed = counter('rejected_events_suppressed_total', 'event/rejected messages not published because the charge point spent ocpp.max_rejected_events (counted in rejected_messages_total all the same), by reason.', ['reason']);
+    this.#logSuppressed = counter('log_lines_suppressed_total', 'Log lines caused by a charge point and dropped beyond log.max_cp_lines, by event id.', ['event']);
+    this.#internalErrors = counter('internal_errors_total', 'Exceptions while handling one connection\'s input (each closed that connection, 1011 internal_error), by where they entered: frame, service, timer, publish, socket, close.', ['entry']);
     this.#gatewayErrors = counter('gateway_errors_total', 'Gateway-originated errors published to services, by reason.', ['reason']);
     this.#validation = counter('validation_failures_total', 'Payloads that failed their schema, by direction and OCPP error code.', ['direction', 'code']);
     this.#timeouts = counter('timeouts_total', 'CALLs that got no answer in time: upstream (service too slow) and dnstream (charge point too slow).', ['direction']);
@@ -120,6 +126,9 @@ export class Metrics {
   disconnected(reason: string): void { this.#disconnects.inc({ reason }); }
   upgradeRefused(reason: string): void { this.#refusals.inc({ reason }); }
   rejected(reason: string): void { this.#rejected.inc({ reason }); }
+  rejectedSuppressed(reason: string): void { this.#rejectedSuppressed.inc({ reason }); }
+  logSuppressed(event: string): void { this.#logSuppressed.inc({ event }); }
+  internalError(entry: string): void { this.#internalErrors.inc({ entry }); }
   validationFailure(direction: Direction, code: string): void { this.#validation.inc({ direction, code }); }
   timeout(direction: Direction): void { this.#timeouts.inc({ direction }); }
   counted(what: 'concurrent_forwarded' | 'retransmission'): void { this.#counted.inc({ what }); }

@@ -10,6 +10,8 @@ export interface CallErrorFrame {
   readonly errorCode: string;
   readonly errorDescription: string;
   readonly errorDetails: object;
+  /** errorDetails exactly as the sender wrote it: passed on without re-serialising. */
+  readonly errorDetailsText: string;
 }
 export interface SendFrame { readonly type: 6; readonly messageId: string; readonly action: string; readonly payload: object; readonly payloadText: string }
 export type Frame = CallFrame | CallResultFrame | CallErrorFrame | SendFrame;
@@ -23,7 +25,8 @@ export type DecodeProblem =
   | 'bad_message_id'
   | 'bad_action'
   | 'bad_payload'
-  | 'bad_error_fields';
+  | 'bad_error_fields'
+  | 'too_deep';
 
 export interface DecodeFailure {
   readonly problem: DecodeProblem;
@@ -76,8 +79,81 @@ export function lastElementText(text: string, elements: number): string {
   return text.slice(start, text.lastIndexOf(']')).trim();
 }
 
-/** Decodes one text frame for a connection that speaks `spec`. */
-export function decodeFrame(text: string, spec: ProtocolSpec): DecodeResult {
+/**
+ * Default of ocpp.max_json_depth: the deepest OCPP 1.6/2.0.1/2.1 message is about 8 levels including
+ * the frame's own array; 32 leaves room for vendor DataTransfer data and keeps every recursive step
+ * after decoding (schema checks, JSON.stringify) far from the stack limit. [SPEC §6]
+ */
+export const DEFAULT_MAX_JSON_DEPTH = 32;
+
+/** Where a linear scan found nesting beyond the bound, and how much of the frame can still be read. */
+interface DepthExcess {
+  /** End of the frame's first two top-level elements (index of the comma after them), or -1. */
+  readonly prefixEnd: number;
+}
+
+/**
+ * Checks the nesting of arrays and objects in JSON text without parsing it: one pass, string
+ * contents (with their escapes) skipped. Malformed text may scan as shallow; JSON.parse rejects it
+ * afterwards. Returns undefined when the text stays within maxDepth (the frame's own array is 1).
+ */
+function depthExcess(text: string, maxDepth: number): DepthExcess | undefined {
+  let depth = 0;
+  let inString = false;
+  let firstComma = -1;
+  let secondComma = -1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: the next character is escaped
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) {
+      if (++depth > maxDepth) return { prefixEnd: secondComma >= 0 ? secondComma : firstComma };
+    } else if ((c === 93 || c === 125) && depth > 0) depth--; // stray closers cannot hide depth
+    else if (c === 44 && depth === 1) {
+      if (firstComma < 0) firstComma = i;
+      else if (secondComma < 0) secondComma = i;
+    }
+  }
+  return undefined;
+}
+
+/** True when JSON text nests arrays/objects deeper than maxDepth (linear scan, nothing parsed). */
+export function exceedsJsonDepth(text: string, maxDepth: number): boolean {
+  return depthExcess(text, maxDepth) !== undefined;
+}
+
+/**
+ * A frame nested too deep: its MessageTypeId and messageId are read from the short, shallow prefix
+ * before the excess (so the answer can carry the id, and an answer frame is never answered). [SPEC §6]
+ */
+function tooDeep(text: string, excess: DepthExcess, maxDepth: number): DecodeResult {
+  let typeId: number | undefined;
+  let messageId: string | undefined;
+  if (excess.prefixEnd > 0) {
+    try {
+      // Everything before prefixEnd was within the bound, so this parse is shallow.
+      const head: unknown = JSON.parse(`${text.slice(0, excess.prefixEnd)}]`);
+      if (Array.isArray(head)) {
+        const [t, id] = head as unknown[];
+        if (typeof t === 'number' && Number.isInteger(t)) typeId = t;
+        if (typeof id === 'string' && id.length > 0 && id.length <= MAX_MESSAGE_ID_LENGTH) messageId = id;
+      }
+    } catch {
+      // The prefix is not JSON either: nothing can be read from the frame.
+    }
+  }
+  return fail('too_deep', `JSON nested deeper than ${maxDepth} levels (ocpp.max_json_depth)`, typeId, messageId);
+}
+
+/**
+ * Decodes one text frame for a connection that speaks `spec`. Nesting beyond maxDepth is refused
+ * before JSON.parse, so nothing downstream ever recurses into an attacker's depth.
+ */
+export function decodeFrame(text: string, spec: ProtocolSpec, maxDepth = DEFAULT_MAX_JSON_DEPTH): DecodeResult {
+  const excess = depthExcess(text, maxDepth);
+  if (excess !== undefined) return tooDeep(text, excess, maxDepth);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -122,7 +198,7 @@ export function decodeFrame(text: string, spec: ProtocolSpec): DecodeResult {
       if (typeof errorCode !== 'string' || errorCode.length === 0) return fail('bad_error_fields', 'errorCode must be a non-empty string', type, messageId);
       if (typeof errorDescription !== 'string') return fail('bad_error_fields', 'errorDescription must be a string', type, messageId);
       if (!isObject(errorDetails)) return fail('bad_error_fields', 'errorDetails must be a JSON object', type, messageId);
-      return { ok: true, frame: { type, messageId, errorCode, errorDescription, errorDetails } };
+      return { ok: true, frame: { type, messageId, errorCode, errorDescription, errorDetails, errorDetailsText: lastElementText(text, 5) } };
     }
   }
 }

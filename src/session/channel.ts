@@ -1,7 +1,7 @@
 // The channel: one charge point's OCPP-J state machine, pure. It takes inputs (frames from the CP,
 // messages from the service, timer expiries) with the current time and returns actions for the
 // connection to carry out. No sockets, no broker, no clock of its own. [SPEC §5]
-import { encodeCall, encodeCallError, encodeCallResult, type CallErrorFrame, type CallResultFrame, type DecodeFailure, type Frame } from '../ocpp/codec.js';
+import { DEFAULT_MAX_JSON_DEPTH, encodeCall, encodeCallError, encodeCallResult, exceedsJsonDepth, type CallErrorFrame, type CallResultFrame, type DecodeFailure, type Frame } from '../ocpp/codec.js';
 import { MAX_MESSAGE_ID_LENGTH, type ProtocolSpec } from '../ocpp/protocols.js';
 import type { GatewayErrorReason, RejectedReason } from '../errors.js';
 import type { Direction, PayloadChecker } from '../validation/checks.js';
@@ -23,6 +23,8 @@ export interface ChannelOptions {
   readonly badMessagesWindowMs: number;
   /** Schema checks for this connection; undefined = none. [SPEC §6] */
   readonly checker: PayloadChecker | undefined;
+  /** ocpp.max_json_depth, also applied to service payloads before they are parsed. */
+  readonly maxJsonDepth?: number;
 }
 
 /** A payload that failed its schema, in the terms the outside world sees. */
@@ -130,9 +132,11 @@ export class Channel {
       case 3:
       case 4: return this.#onCpAnswer(frame, now, out);
       case 5: {
-        // [OCPP-J 2.1 §4.2.4] the CP refused our CALLRESULT: pass it on, nothing to correlate.
-        const action = this.#recentAnswers.get(frame.messageId) ?? 'unknown';
-        out.push({ kind: 'publish', type: 'resulterror', action, messageId: frame.messageId, payloadText: errorPayload(frame.errorCode, frame.errorDescription, frame.errorDetails) });
+        // [OCPP-J 2.1 §4.2.4] the CP refused one of our recent CALLRESULTs: pass it on. One that refuses
+        // nothing we sent is unanswerable, like a CALLRESULT for no pending CALL. [SPEC §6]
+        const action = this.#recentAnswers.get(frame.messageId);
+        if (action === undefined) return this.#unanswerable(frame, now, out);
+        out.push({ kind: 'publish', type: 'resulterror', action, messageId: frame.messageId, payloadText: errorPayload(frame.errorCode, frame.errorDescription, frame.errorDetailsText) });
         return;
       }
       case 6:
@@ -178,10 +182,7 @@ export class Channel {
 
   #onCpAnswer(frame: CallResultFrame | CallErrorFrame, now: number, out: ChannelAction[]): void {
     const inFlight = this.#inFlight;
-    if (inFlight === null || inFlight.messageId !== frame.messageId) {
-      out.push({ kind: 'rejected', reason: 'unknown_message_id', messageId: frame.messageId, detail: `${frame.type === 3 ? 'CALLRESULT' : 'CALLERROR'} for no pending CALL` });
-      return;
-    }
+    if (inFlight === null || inFlight.messageId !== frame.messageId) return this.#unanswerable(frame, now, out);
     this.#inFlight = null;
     out.push({ kind: 'disarm', timer: 'dn' });
     out.push({ kind: 'round_trip', direction: 'dnstream', action: inFlight.action, ms: now - inFlight.sentAt });
@@ -189,14 +190,15 @@ export class Channel {
     const problem = resultPayload === undefined ? undefined : this.#check('upstream', inFlight.action, 'conf', resultPayload, frame.messageId, out);
     if (problem !== undefined) {
       // [SPEC §6] an invalid CALLRESULT is not passed on as valid: the service gets an error that carries it.
-      this.#gatewayError(out, inFlight, 'invalid_response', `the charge point's CALLRESULT is invalid: ${describeProblem(problem)}`, problem.code, { ...detailsOf(problem), payload: resultPayload });
+      // The CP's payload goes in as the text it sent (bounded by ocpp.max_json_depth), not re-serialised.
+      this.#gatewayError(out, inFlight, 'invalid_response', `the charge point's CALLRESULT is invalid: ${describeProblem(problem)}`, problem.code, detailsOf(problem), frame.type === 3 ? frame.payloadText : undefined);
       this.#sendNext(now, out);
       return;
     }
     out.push(
       frame.type === 3
         ? { kind: 'publish', type: 'response', action: inFlight.action, messageId: frame.messageId, payloadText: frame.payloadText }
-        : { kind: 'publish', type: 'error', action: inFlight.action, messageId: frame.messageId, payloadText: errorPayload(frame.errorCode, frame.errorDescription, frame.errorDetails) },
+        : { kind: 'publish', type: 'error', action: inFlight.action, messageId: frame.messageId, payloadText: errorPayload(frame.errorCode, frame.errorDescription, frame.errorDetailsText) },
     );
     this.#sendNext(now, out);
   }
@@ -211,6 +213,18 @@ export class Channel {
       out.push({ kind: 'send', type: 'error', action: 'unknown', text: encodeCallError(failure.messageId ?? '-1', code, failure.detail, {}) });
     }
     out.push({ kind: 'rejected', reason: 'malformed_frame', detail: failure.detail, ...(failure.messageId !== undefined ? { messageId: failure.messageId } : {}) });
+    this.#countBad(now, out);
+  }
+
+  /** A CALLRESULT/CALLERROR/CALLRESULTERROR that answers nothing pending: dropped, reported, counted. */
+  #unanswerable(frame: CallResultFrame | CallErrorFrame, now: number, out: ChannelAction[]): void {
+    const what = frame.type === 3 ? 'CALLRESULT' : frame.type === 4 ? 'CALLERROR' : 'CALLRESULTERROR';
+    out.push({ kind: 'rejected', reason: 'unknown_message_id', messageId: frame.messageId, detail: `${what} for no pending CALL` });
+    this.#countBad(now, out);
+  }
+
+  /** [SPEC §6] every bad frame counts, unanswerable ones included; max_bad_messages in the window closes. */
+  #countBad(now: number, out: ChannelAction[]): void {
     if (this.#o.maxBadMessages === 0) return;
     if (now - this.#badWindowStart >= this.#o.badMessagesWindowMs) {
       this.#badWindowStart = now;
@@ -233,8 +247,8 @@ export class Channel {
     switch (msg.type) {
       case 'request':
       case 'send': {
-        const payload = parseObject(msg.payloadText);
-        if (payload === undefined) return this.#gatewayError(out, msg, 'invalid_payload', 'payload must be a JSON object', spec.codes.formation);
+        const payload = this.#parseObject(msg.payloadText);
+        if (typeof payload === 'string') return this.#gatewayError(out, msg, 'invalid_payload', payload, spec.codes.formation);
         const problem = this.#check('dnstream', msg.action, 'req', payload, msg.messageId, out);
         if (problem !== undefined) return this.#gatewayError(out, msg, 'invalid_payload', describeProblem(problem), problem.code, detailsOf(problem));
         if (msg.type === 'send') {
@@ -246,8 +260,8 @@ export class Channel {
       case 'response': {
         const pending = this.#upstream.get(msg.messageId);
         if (pending === undefined) return this.#gatewayError(out, msg, 'unknown_message_id', 'no CALL from the charge point is awaiting an answer with this messageId');
-        const payload = parseObject(msg.payloadText);
-        if (payload === undefined) return this.#gatewayError(out, { ...msg, action: pending.action }, 'invalid_payload', 'payload must be a JSON object', spec.codes.formation);
+        const payload = this.#parseObject(msg.payloadText);
+        if (typeof payload === 'string') return this.#gatewayError(out, { ...msg, action: pending.action }, 'invalid_payload', payload, spec.codes.formation);
         const problem = this.#check('dnstream', pending.action, 'conf', payload, msg.messageId, out);
         // The CALL stays pending: the service may still send a valid answer.
         if (problem !== undefined) return this.#gatewayError(out, { ...msg, action: pending.action }, 'invalid_payload', describeProblem(problem), problem.code, detailsOf(problem));
@@ -261,7 +275,8 @@ export class Channel {
       case 'resulterror': {
         const pending = this.#upstream.get(msg.messageId);
         if (msg.type === 'error' && pending === undefined) return this.#gatewayError(out, msg, 'unknown_message_id', 'no CALL from the charge point is awaiting an answer with this messageId');
-        const err = parseErrorPayload(msg.payloadText);
+        const parsed = this.#parseObject(msg.payloadText);
+        const err = typeof parsed === 'string' ? `error ${parsed}` : errorFields(parsed);
         if (typeof err === 'string') return this.#gatewayError(out, pending ? { ...msg, action: pending.action } : msg, 'invalid_payload', err, spec.codes.formation);
         if (pending !== undefined && msg.type === 'error') this.#answered(msg.messageId, pending, now, out);
         out.push({ kind: 'send', type: msg.type, action: pending?.action ?? msg.action, text: encodeCallError(msg.messageId, err.errorCode, err.errorDescription, err.errorDetails, msg.type === 'error' ? 4 : 5) });
@@ -356,15 +371,26 @@ export class Channel {
     this.#upstream.clear();
   }
 
-  #gatewayError(out: ChannelAction[], about: { messageId: string; action: string }, reason: GatewayErrorReason, description: string, errorCode = this.#o.spec.codes.genericError, extra: Record<string, unknown> = {}): void {
+  /** `cpPayloadText`: a CP payload to carry as errorDetails.gateway.payload, spliced in as sent. */
+  #gatewayError(out: ChannelAction[], about: { messageId: string; action: string }, reason: GatewayErrorReason, description: string, errorCode = this.#o.spec.codes.genericError, extra: Record<string, unknown> = {}, cpPayloadText?: string): void {
+    const gateway = JSON.stringify({ ...extra, reason });
+    const details = cpPayloadText === undefined ? `{"gateway":${gateway}}` : `{"gateway":${gateway.slice(0, -1)},"payload":${cpPayloadText}}}`;
     out.push({
       kind: 'publish',
       type: 'error',
       action: about.action,
       messageId: about.messageId,
-      payloadText: errorPayload(errorCode, description, { gateway: { ...extra, reason } }),
+      payloadText: errorPayload(errorCode, description, details),
       gatewayReason: reason,
     });
+  }
+
+  /** A service's JSON object, or why it is not one. Nesting is bounded before parsing. */
+  #parseObject(text: string): Record<string, unknown> | string {
+    const maxDepth = this.#o.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
+    // The payload sits inside the frame's array: one level less than the frame allows.
+    if (exceedsJsonDepth(text, maxDepth - 1)) return `payload nested deeper than ${maxDepth - 1} levels (ocpp.max_json_depth)`;
+    return parseObject(text) ?? 'payload must be a JSON object';
   }
 
   /**
@@ -395,8 +421,9 @@ function detailsOf(p: PayloadProblem): Record<string, unknown> {
   return { keyword: p.keyword, path: p.path, detail: p.reason };
 }
 
-function errorPayload(errorCode: string, errorDescription: string, errorDetails: object): string {
-  return JSON.stringify({ errorCode, errorDescription, errorDetails });
+/** The error payload of the topic layout; errorDetailsText is JSON text, passed on as it is. [SPEC §4] */
+function errorPayload(errorCode: string, errorDescription: string, errorDetailsText: string): string {
+  return `{"errorCode":${JSON.stringify(errorCode)},"errorDescription":${JSON.stringify(errorDescription)},"errorDetails":${errorDetailsText}}`;
 }
 
 function parseObject(text: string): Record<string, unknown> | undefined {
@@ -408,9 +435,7 @@ function parseObject(text: string): Record<string, unknown> | undefined {
   }
 }
 
-function parseErrorPayload(text: string): { errorCode: string; errorDescription: string; errorDetails: object } | string {
-  const v = parseObject(text);
-  if (v === undefined) return 'error payload must be a JSON object';
+function errorFields(v: Record<string, unknown>): { errorCode: string; errorDescription: string; errorDetails: object } | string {
   const { errorCode, errorDescription = '', errorDetails = {} } = v;
   if (typeof errorCode !== 'string' || errorCode === '') return 'errorCode must be a non-empty string';
   if (typeof errorDescription !== 'string') return 'errorDescription must be a string';

@@ -9,6 +9,8 @@ import { Channel, type ChannelAction, type ChannelOptions, type MessageKind, typ
 import type { Clock } from '../session/clock.js';
 import type { Logger } from '../obs/log.js';
 import type { Metrics } from '../obs/metrics.js';
+import { CpLog } from '../obs/rate-limited-log.js';
+import { total, WindowBudget } from '../session/budget.js';
 
 export interface ConnectionLimits {
   readonly pingIntervalMs: number;
@@ -16,6 +18,12 @@ export interface ConnectionLimits {
   readonly keepaliveFollowHeartbeat: boolean;
   readonly maxOutboundBuffer: number;
   readonly maxInflightPublishes: number;
+  /** ocpp.max_rejected_events per ocpp.rejected_events_window (0 = unlimited). */
+  readonly maxRejectedEvents: number;
+  readonly rejectedEventsWindowMs: number;
+  /** log.max_cp_lines per log.cp_lines_window and event id (0 = unlimited). */
+  readonly maxCpLogLines: number;
+  readonly cpLogWindowMs: number;
   /** How long a closing connection waits for the peer's close frame before dropping the socket. */
   readonly closeGraceMs: number;
 }
@@ -26,7 +34,8 @@ export interface ConnectionHost {
   readonly log: Logger;
   readonly metrics: Metrics;
   publishUp(conn: Connection, type: MessageKind, action: string, messageId: string, payloadText: string, gatewayReason?: GatewayErrorReason): Promise<void>;
-  publishRejected(conn: Connection, reason: RejectedReason, detail: string, messageId?: string, action?: string): void;
+  /** event/rejected; `extra` adds fields to its body. Counted in this connection's in-flight publishes. */
+  publishRejected(conn: Connection, reason: RejectedReason, detail: string, messageId?: string, action?: string, extra?: Record<string, unknown>): Promise<void>;
   /** Called once, when the connection is over (whoever closed it). */
   onTeardown(conn: Connection, reason: CloseReason, code: number): void;
 }
@@ -57,6 +66,9 @@ export interface ApiCallOutcome {
 /** Live-trace listeners per charge point, at most. */
 export const MAX_TRACE_LISTENERS = 8;
 
+/** Where an exception entered the connection: for the cp.internal_error line and its metric. */
+export type ConnectionEntry = 'frame' | 'service' | 'timer' | 'publish' | 'socket' | 'close';
+
 const WS_ERROR_REASONS: Record<string, CloseReason> = {
   WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 'frame_too_large',
   WS_ERR_INVALID_UTF8: 'invalid_utf8',
@@ -84,6 +96,16 @@ export class Connection {
   #closed = false;
   #wsErrorReason: CloseReason | undefined;
   #inBytes = 0;
+  /** An exception closed (or hit) this connection: it is logged once. */
+  #failed = false;
+  readonly #maxJsonDepth: number | undefined;
+  /** Timers whose callbacks run guarded: an exception in one closes this connection only. */
+  readonly #guardedClock: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
+  /** Log lines this charge point causes, rate-limited per event id. */
+  readonly #cpLog: CpLog;
+  /** event/rejected messages for this charge point, and the timer of the next summary. */
+  readonly #rejectedBudget: WindowBudget;
+  #rejectedSummary: unknown;
   // Made on first use: most connections never have a trace listener, an API call or a close listener,
   // and an empty Map or Set costs ~200 bytes per connection (measured with heap snapshots).
   #traceListeners: Set<(e: TraceEvent) => void> | undefined;
@@ -102,16 +124,26 @@ export class Connection {
     this.lastSeenAt = this.connectedAt;
     this.#lastPingAt = this.connectedAt;
     this.channel = new Channel({ ...channelOptions, spec: PROTOCOLS[info.protocol] });
+    this.#maxJsonDepth = channelOptions.maxJsonDepth;
+    const clock = host.clock;
+    this.#guardedClock = {
+      now: () => clock.now(),
+      setTimeout: (fn, ms) => clock.setTimeout(() => this.#guard('timer', fn), ms),
+      clearTimeout: (handle) => clock.clearTimeout(handle),
+    };
+    this.#cpLog = new CpLog(host.log, { cpId: this.cpId, maxLines: limits.maxCpLogLines, windowMs: limits.cpLogWindowMs, clock: this.#guardedClock, onDropped: (msg) => host.metrics.logSuppressed(msg) });
+    this.#rejectedBudget = new WindowBudget(limits.maxRejectedEvents, limits.rejectedEventsWindowMs);
 
-    ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
+    // [SPEC §8] every way into this connection goes through #guard.
+    ws.on('message', (data, isBinary) => this.#guard('frame', () => this.#onMessage(data as Buffer, isBinary)));
     ws.on('pong', () => {
       this.lastSeenAt = this.#host.clock.now();
     });
-    ws.on('error', (err: Error & { code?: string }) => {
+    ws.on('error', (err: Error & { code?: string }) => this.#guard('socket', () => {
       this.#wsErrorReason = WS_ERROR_REASONS[err.code ?? ''];
-      this.#host.log.debug({ cpId: this.cpId, err: err.message }, 'cp.socket_error');
-    });
-    ws.on('close', (code) => this.#teardown(this.#wsErrorReason ?? 'closed_by_cp', code));
+      this.#cpLog.line('debug', { cpId: this.cpId, err: err.message }, 'cp.socket_error');
+    }));
+    ws.on('close', (code) => this.#guard('close', () => this.#teardown(this.#wsErrorReason ?? 'closed_by_cp', code)));
     this.#startKeepalive();
     if (info.expireAt !== undefined) this.#armExpiry(info.expireAt);
   }
@@ -121,7 +153,7 @@ export class Connection {
   #armExpiry(at: number): void {
     // setTimeout holds at most ~24.8 days; longer waits re-arm.
     const delay = Math.min(Math.max(0, at - this.#host.clock.now()), 2 ** 31 - 1);
-    this.#expiry = this.#host.clock.setTimeout(() => {
+    this.#expiry = this.#guardedClock.setTimeout(() => {
       if (this.#host.clock.now() >= at) this.close('expired');
       else this.#armExpiry(at);
     }, delay);
@@ -133,7 +165,38 @@ export class Connection {
 
   /** A message a service published for this charge point. */
   fromService(message: ServiceMessage): void {
-    this.#run(this.channel.handle({ kind: 'service', message }, this.#host.clock.now()));
+    this.#guard('service', () => this.#run(this.channel.handle({ kind: 'service', message }, this.#host.clock.now())));
+  }
+
+  /**
+   * [SPEC §8] Crash isolation: the one place where work for this connection runs. An exception while
+   * handling its input (a frame, a service message, a timer, a publish outcome) closes this connection
+   * with 1011 internal_error, is counted and logged once, and goes no further: never the process.
+   */
+  #guard(entry: ConnectionEntry, work: () => void): void {
+    try {
+      work();
+    } catch (err) {
+      this.#internalError(entry, err);
+    }
+  }
+
+  #internalError(entry: ConnectionEntry, err: unknown): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    // The last line of defence must not throw itself: the logger or the metrics may be what failed.
+    try {
+      this.#host.metrics.internalError(entry);
+      const e = err instanceof Error ? err : new Error(String(err));
+      this.#host.log.error({ cpId: this.cpId, entry, err: e.message, stack: e.stack }, 'cp.internal_error');
+    } catch {
+      // nothing more can be reported
+    }
+    try {
+      this.close('internal_error');
+    } catch {
+      // The teardown failed after the close frame went out; its grace timer still ends the socket.
+    }
   }
 
   /**
@@ -166,7 +229,7 @@ export class Connection {
       this.close('binary_frame');
       return;
     }
-    const decoded = decodeFrame(data.toString('utf8'), PROTOCOLS[this.protocol]);
+    const decoded = decodeFrame(data.toString('utf8'), PROTOCOLS[this.protocol], this.#maxJsonDepth);
     this.#run(this.channel.handle(decoded.ok ? { kind: 'cp_frame', frame: decoded.frame } : { kind: 'cp_bad_frame', failure: decoded.failure }, now));
   }
 
@@ -179,7 +242,7 @@ export class Connection {
         case 'timeout': this.#host.metrics.timeout(action.direction); break;
         case 'counted': this.#host.metrics.counted(action.what); break;
         case 'publish': this.#publish(action); break;
-        case 'rejected': this.#host.publishRejected(this, action.reason, action.detail, action.messageId, action.action); break;
+        case 'rejected': this.#rejected(action); break;
         case 'close': this.close(action.reason); break;
         case 'arm': this.#arm(action.timer, action.at); break;
         case 'disarm': this.#disarm(action.timer); break;
@@ -187,7 +250,7 @@ export class Connection {
         case 'validation_failed': {
           const { kind: _kind, ...fields } = action;
           this.#host.metrics.validationFailure(action.direction, action.code);
-          this.#host.log.info({ cpId: this.cpId, ...fields }, 'validation.failed');
+          this.#cpLog.line('info', { cpId: this.cpId, ...fields }, 'validation.failed');
           break;
         }
       }
@@ -251,22 +314,63 @@ export class Connection {
       }
     }
     if (action.gatewayReason !== undefined) {
-      this.#host.log.info({ cpId: this.cpId, messageId: action.messageId, action: action.action, reason: action.gatewayReason }, 'gateway.error');
+      this.#cpLog.line('info', { cpId: this.cpId, messageId: action.messageId, action: action.action, reason: action.gatewayReason }, 'gateway.error');
     }
+    this.#track(this.#host.publishUp(this, action.type, action.action, action.messageId, action.payloadText, action.gatewayReason), (err) => {
+      this.#cpLog.line('warn', { cpId: this.cpId, messageId: action.messageId, err: String(err) }, 'mqtt.publish_failed');
+      if (action.tracksCall) this.#run(this.channel.handle({ kind: 'publish_failed', messageId: action.messageId }, this.#host.clock.now()));
+    });
+  }
+
+  /**
+   * [SPEC §8] One budget for every publish this charge point causes (its messages, gateway errors,
+   * event/rejected): at max_inflight_publishes reading from its socket pauses until the broker catches up.
+   */
+  #track(sent: Promise<void>, onFailed?: (err: unknown) => void): void {
     this.#inflightPublishes++;
     if (!this.#paused && this.#inflightPublishes >= this.#limits.maxInflightPublishes && !this.#closed) {
-      // Backpressure: stop reading from this charge point until the broker catches up.
       this.#paused = true;
       this.#ws.pause();
     }
-    this.#host.publishUp(this, action.type, action.action, action.messageId, action.payloadText, action.gatewayReason).then(
-      () => this.#published(),
-      (err: unknown) => {
+    sent.then(
+      () => this.#guard('publish', () => this.#published()),
+      (err: unknown) => this.#guard('publish', () => {
         this.#published();
-        this.#host.log.warn({ cpId: this.cpId, messageId: action.messageId, err: String(err) }, 'mqtt.publish_failed');
-        if (action.tracksCall) this.#run(this.channel.handle({ kind: 'publish_failed', messageId: action.messageId }, this.#host.clock.now()));
-      },
+        onFailed?.(err);
+      }),
     );
+  }
+
+  /**
+   * A message the gateway refused: always counted; logged and published as event/rejected within this
+   * charge point's budgets, the excess summarised once per window (reason suppressed). [SPEC §4, §8]
+   */
+  #rejected(r: Extract<ChannelAction, { kind: 'rejected' }>): void {
+    this.#host.metrics.rejected(r.reason);
+    this.#cpLog.line('info', { cpId: this.cpId, messageId: r.messageId, action: r.action, reason: r.reason, detail: r.detail }, 'cp.message_rejected');
+    const now = this.#host.clock.now();
+    if (this.#rejectedBudget.take(r.reason, now)) {
+      this.#track(this.#host.publishRejected(this, r.reason, r.detail, r.messageId, r.action));
+      return;
+    }
+    this.#host.metrics.rejectedSuppressed(r.reason);
+    this.#rejectedSummary ??= this.#guardedClock.setTimeout(() => {
+      this.#rejectedSummary = undefined;
+      this.#summariseRejected();
+    }, Math.max(0, this.#rejectedBudget.windowEndsAt - now));
+  }
+
+  /** One event/rejected (reason suppressed) with the counts of the events the budget held back. */
+  #summariseRejected(): void {
+    if (this.#rejectedSummary !== undefined) {
+      this.#host.clock.clearTimeout(this.#rejectedSummary);
+      this.#rejectedSummary = undefined;
+    }
+    const tally = this.#rejectedBudget.drain();
+    if (tally === undefined) return;
+    const count = total(tally);
+    const detail = `${count} event/rejected message(s) suppressed (ocpp.max_rejected_events ${this.#limits.maxRejectedEvents} per ${this.#limits.rejectedEventsWindowMs} ms)`;
+    this.#track(this.#host.publishRejected(this, 'suppressed', detail, undefined, undefined, { count, byReason: Object.fromEntries(tally) }));
   }
 
   #published(): void {
@@ -280,7 +384,7 @@ export class Connection {
   #arm(timer: TimerKey, at: number): void {
     this.#disarm(timer);
     const delay = Math.max(0, at - this.#host.clock.now());
-    this.#timers.set(timer, this.#host.clock.setTimeout(() => {
+    this.#timers.set(timer, this.#guardedClock.setTimeout(() => {
       this.#timers.delete(timer);
       if (!this.#closed) this.#run(this.channel.handle({ kind: 'timer', timer }, this.#host.clock.now()));
     }, delay));
@@ -304,7 +408,7 @@ export class Connection {
     const { pingIntervalMs: ping, keepaliveTimeoutMs: timeout } = this.#limits;
     if (ping === 0 && timeout === 0) return;
     const tick = ping > 0 ? (timeout > 0 ? Math.min(ping, timeout / 2) : ping) : timeout / 2;
-    this.#keepalive = this.#host.clock.setInterval(() => {
+    this.#keepalive = this.#host.clock.setInterval(() => this.#guard('timer', () => {
       const now = this.#host.clock.now();
       const allowed = this.keepaliveTimeoutMs();
       if (allowed > 0 && now - this.lastSeenAt >= allowed) {
@@ -315,7 +419,7 @@ export class Connection {
         this.#lastPingAt = now;
         this.#ws.ping();
       }
-    }, Math.max(10, Math.floor(tick)));
+    }), Math.max(10, Math.floor(tick)));
   }
 
   #teardown(reason: CloseReason, code: number): void {
@@ -325,9 +429,16 @@ export class Connection {
     if (this.#expiry !== undefined) this.#host.clock.clearTimeout(this.#expiry);
     for (const handle of this.#timers.values()) this.#host.clock.clearTimeout(handle);
     this.#timers.clear();
-    this.#run(this.channel.handle({ kind: 'disconnected' }, this.#host.clock.now()));
-    this.#host.onTeardown(this, reason, code);
-    for (const l of [...(this.#closedListeners ?? [])]) l();
-    this.#closedListeners = undefined;
+    try {
+      this.#summariseRejected();
+      this.#cpLog.flush();
+      this.#run(this.channel.handle({ kind: 'disconnected' }, this.#host.clock.now()));
+    } finally {
+      // Even when the above threw (crash isolation reports it), the gateway lets go of this connection.
+      this.#host.onTeardown(this, reason, code);
+      const listeners = this.#closedListeners;
+      this.#closedListeners = undefined;
+      for (const l of [...(listeners ?? [])]) l();
+    }
   }
 }

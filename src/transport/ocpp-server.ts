@@ -136,6 +136,10 @@ export class OcppServer {
       keepaliveFollowHeartbeat: o.keepalive_follow_heartbeat,
       maxOutboundBuffer: o.max_outbound_buffer,
       maxInflightPublishes: o.max_inflight_publishes,
+      maxRejectedEvents: o.max_rejected_events,
+      rejectedEventsWindowMs: o.rejected_events_window,
+      maxCpLogLines: deps.config.log.max_cp_lines,
+      cpLogWindowMs: deps.config.log.cp_lines_window,
       closeGraceMs: 5000,
     };
     this.#host = {
@@ -143,7 +147,7 @@ export class OcppServer {
       log: deps.log,
       metrics: deps.metrics,
       publishUp: (conn, type, action, messageId, payloadText, reason) => deps.bridge.publishUp(conn, type, action, messageId, payloadText, reason),
-      publishRejected: (conn, reason, detail, messageId, action) => deps.bridge.publishRejected(conn, reason, detail, messageId, action),
+      publishRejected: (conn, reason, detail, messageId, action, extra) => deps.bridge.publishRejected(conn, reason, detail, messageId, action, extra),
       onTeardown: (conn, reason, code) => this.#onTeardown(conn, reason, code),
     };
   }
@@ -366,6 +370,7 @@ export class OcppServer {
         maxRetries: config.dnstream.max_retries,
         maxBadMessages: config.ocpp.max_bad_messages,
         badMessagesWindowMs: config.ocpp.bad_messages_window,
+        maxJsonDepth: config.ocpp.max_json_depth,
         checker: this.#d.checks.forConnection(admitted.protocol, admitted.cpId),
       },
       this.#limits,
