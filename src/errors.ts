@@ -49,6 +49,8 @@ export const UPGRADE_REFUSALS = {
   origin_not_allowed: { status: 403, doc: 'The Origin header is not in ocpp.allowed_origins.' },
   rate_limited: { status: 429, doc: 'More upgrade attempts than ocpp.max_connect_rate (with ocpp.connect_burst) allows.' },
   too_many_from_address: { status: 429, doc: 'ocpp.max_connections_per_address connections from this address already.' },
+  auth_throttled: { status: 429, doc: 'auth.failure_limit failed credential checks from this address (an IPv6 /64) within auth.failure_window: further attempts are refused without checking, for a backoff from auth.failure_backoff doubling up to auth.failure_backoff_max. A charge point whose password was verified before is still admitted.' },
+  auth_busy: { status: 503, doc: 'auth.max_checks_queued credential checks are already waiting (checks are served round-robin per address; a newcomer from a less busy address takes the place of the busiest address\'s oldest check, which gets this refusal).' },
   too_many_connections: { status: 503, doc: 'ocpp.max_connections charge points are already connected.' },
   shutting_down: { status: 503, doc: 'The gateway is shutting down.' },
   not_ready: { status: 503, doc: 'The broker is not reachable (per_client: the charge point\'s own link got no CONNACK/SUBACK within mqtt.per_client.connect_timeout, or the broker is unavailable); the charge point should retry later.' },

@@ -28,6 +28,7 @@ import { OcppServer, type ListenerSpec } from './transport/ocpp-server.js';
 import { Admission } from './transport/admission.js';
 import { readKeyFile } from './transport/tls.js';
 import { HttpAuthProvider } from './auth/http-provider.js';
+import { CheckGate } from './auth/check-gate.js';
 
 export interface GatewayOptions {
   readonly config: Readonly<Config>;
@@ -110,14 +111,21 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     cleanups.push(() => broker.close());
 
     let auth: AuthProvider = allowEveryone;
+    // [SPEC §8] every expensive credential check goes through one bounded, fair, throttled gate.
+    const authConfig = config.auth;
+    const authChecks = new CheckGate({
+      maxInFlight: authConfig.provider === 'http' ? authConfig.http.max_in_flight : authConfig.max_checks_in_flight, maxQueued: authConfig.max_checks_queued,
+      failureLimit: authConfig.failure_limit, failureWindowMs: authConfig.failure_window, backoffMs: authConfig.failure_backoff, maxBackoffMs: authConfig.failure_backoff_max, maxTrackedSources: authConfig.max_tracked_addresses,
+      now: () => clock.now(), onThrottled: (source, backoffMs) => log.warn({ source, backoffMs }, 'auth.source_throttled'),
+    });
     if (config.auth.provider === 'file') {
       auth = await FileAuthProvider.open(config.auth.file, {
         onReload: (count) => log.info({ count }, 'auth.reloaded'),
         onReloadError: (message) => log.error({ err: message }, 'auth.reload_failed'),
-      });
+      }, authChecks);
     } else if (config.auth.provider === 'http') {
       const h = config.auth.http;
-      auth = new HttpAuthProvider({ url: h.url, timeoutMs: h.timeout, cacheTtlMs: h.cache_ttl, cacheSize: h.cache_size, clock });
+      auth = new HttpAuthProvider({ url: h.url, timeoutMs: h.timeout, cacheTtlMs: h.cache_ttl, cacheSize: h.cache_size, clock, gate: authChecks });
     } else if (config.auth.provider === 'broker') {
       auth = { ...allowEveryone, name: 'broker' };
     } else if (config.ocpp.enabled && config.ocpp.security_profile === 0 && config.mqtt.client_mode === 'shared' && !LOOPBACK.has(config.ocpp.host)) {
@@ -140,6 +148,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       brokerConnected: () => broker.isConnected(),
       brokerLinks: () => bridgeRef?.openLinks ?? 0,
     });
+    metrics.watchAuthChecks(authChecks);
     const format = config.topics.preset === 'emqx5' ? new Emqx5Format(config.mqtt.mountpoint) : new TopicFormat(topics);
     const pc = config.mqtt.per_client;
     const perClient = config.mqtt.client_mode === 'per_client' && endpoint !== undefined

@@ -1,12 +1,15 @@
 // auth.provider = file: a YAML/JSON map cpId -> salted hash. Reloaded when the file changes and on
 // SIGHUP; a bad reload keeps the previous credentials and is logged. Successful verifications are
 // cached (by SHA-256 of the password) so a reconnect storm does not cost one scrypt per charger.
+// Every hash runs through the CheckGate (bounded, fair per address, throttled after failures); a
+// cached success does not, so it is admitted even from a throttled address. [SPEC §8]
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { unwatchFile, watchFile } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { parsePasswordHash, verifyPassword, type PasswordHash } from './password-hash.js';
 import type { AuthDecision, AuthProvider, AuthRequest } from './provider.js';
+import type { CheckGate } from './check-gate.js';
 
 export interface FileProviderEvents {
   onReload(count: number): void;
@@ -35,19 +38,21 @@ export class FileAuthProvider implements AuthProvider {
   #verified = new Map<string, Buffer>();
   readonly #file: string;
   readonly #events: FileProviderEvents;
+  readonly #gate: CheckGate;
 
-  private constructor(file: string, credentials: Map<string, PasswordHash>, events: FileProviderEvents) {
+  private constructor(file: string, credentials: Map<string, PasswordHash>, events: FileProviderEvents, gate: CheckGate) {
     this.#file = file;
     this.#credentials = credentials;
     this.#events = events;
+    this.#gate = gate;
     watchFile(file, { interval: 2000, persistent: false }, () => void this.reload());
   }
 
-  static async open(file: string, events: FileProviderEvents): Promise<FileAuthProvider> {
-    return new FileAuthProvider(file, await loadCredentials(file), events);
+  static async open(file: string, events: FileProviderEvents, gate: CheckGate): Promise<FileAuthProvider> {
+    return new FileAuthProvider(file, await loadCredentials(file), events, gate);
   }
 
-  async authenticate(request: AuthRequest): Promise<AuthDecision> {
+  async authenticate(request: AuthRequest, signal?: AbortSignal): Promise<AuthDecision> {
     // Security profile 3: the verified client certificate is the credential; passwords are not used.
     if (request.certificate !== undefined && request.password === undefined) return { allow: true };
     if (request.password === undefined) return { allow: false, detail: 'no HTTP Basic credentials' };
@@ -55,11 +60,14 @@ export class FileAuthProvider implements AuthProvider {
     const digest = createHash('sha256').update(request.password).digest();
     const cached = this.#verified.get(request.cpId);
     if (hash !== undefined && cached !== undefined && timingSafeEqual(cached, digest)) return { allow: true };
-    const ok = await verifyPassword(hash ?? DUMMY_HASH, request.password);
-    if (hash === undefined) return { allow: false, detail: 'unknown charge point id' };
-    if (!ok) return { allow: false, detail: 'wrong password' };
-    if (this.#credentials.get(request.cpId) === hash) this.#verified.set(request.cpId, digest);
-    return { allow: true };
+    const password = request.password;
+    return this.#gate.check(request.remoteAddress, signal, async () => {
+      const ok = await verifyPassword(hash ?? DUMMY_HASH, password);
+      if (hash === undefined) return { allow: false, detail: 'unknown charge point id' };
+      if (!ok) return { allow: false, detail: 'wrong password' };
+      if (this.#credentials.get(request.cpId) === hash) this.#verified.set(request.cpId, digest);
+      return { allow: true };
+    });
   }
 
   async reload(): Promise<void> {

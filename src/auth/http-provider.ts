@@ -1,9 +1,12 @@
 // auth.provider = http: an auth service decides. POST JSON with what is known about the charge point;
 // the answer {"allow": bool, "expire_at"?: ISO-8601 | epoch seconds, "reason"?: string} is cached.
 // Fail closed: a timeout, a network error, a non-2xx status or a malformed answer denies. [SPEC §8]
+// Requests to the service run through the CheckGate (bounded in flight and queued, fair per address,
+// throttled after denials); a cached answer does not. [SPEC §8]
 import { createHash } from 'node:crypto';
 import type { Clock } from '../session/clock.js';
 import type { AuthDecision, AuthProvider, AuthRequest } from './provider.js';
+import type { CheckGate } from './check-gate.js';
 
 export interface HttpProviderOptions {
   readonly url: string;
@@ -11,6 +14,7 @@ export interface HttpProviderOptions {
   readonly cacheTtlMs: number;
   readonly cacheSize: number;
   readonly clock: Clock;
+  readonly gate: CheckGate;
 }
 
 /** Denials are cached briefly only, so a fixed credential works again soon. */
@@ -43,17 +47,18 @@ export class HttpAuthProvider implements AuthProvider {
     return h.digest('base64');
   }
 
-  async authenticate(r: AuthRequest): Promise<AuthDecision> {
+  async authenticate(r: AuthRequest, signal?: AbortSignal): Promise<AuthDecision> {
     const now = this.#o.clock.now();
     const key = this.#key(r);
     const hit = this.#cache.get(key);
     if (hit !== undefined && hit.until > now) return hit.decision;
-    const decision = await this.#ask(r);
-    this.#remember(key, decision, now);
+    const decision = await this.#o.gate.check(r.remoteAddress, signal, (s) => this.#ask(r, s));
+    // Only the service's own answers (and its failures) are remembered, not the gate's refusals.
+    if (decision.allow || (decision.refusal === undefined && signal?.aborted !== true)) this.#remember(key, decision, now);
     return decision;
   }
 
-  async #ask(r: AuthRequest): Promise<AuthDecision> {
+  async #ask(r: AuthRequest, gone: AbortSignal | undefined): Promise<AuthDecision> {
     const password = r.password;
     const body = {
       cpId: r.cpId,
@@ -69,21 +74,24 @@ export class HttpAuthProvider implements AuthProvider {
     };
     let res: Response;
     try {
-      res = await fetch(this.#o.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(this.#o.timeoutMs) });
+      // A client that left needs no answer: its request is abandoned with it.
+      const timeout = AbortSignal.timeout(this.#o.timeoutMs);
+      res = await fetch(this.#o.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: gone === undefined ? timeout : AbortSignal.any([timeout, gone]) });
     } catch (err) {
+      if (gone?.aborted === true) return { allow: false, unavailable: true, detail: 'the client left before the auth service answered' };
       const timedOut = (err as Error).name === 'TimeoutError';
-      return { allow: false, detail: timedOut ? `the auth service did not answer within ${this.#o.timeoutMs} ms` : `the auth service is unreachable (${(err as Error).message})` };
+      return { allow: false, unavailable: true, detail: timedOut ? `the auth service did not answer within ${this.#o.timeoutMs} ms` : `the auth service is unreachable (${(err as Error).message})` };
     }
-    if (!res.ok) return { allow: false, detail: `the auth service answered HTTP ${res.status}` };
+    if (!res.ok) return { allow: false, unavailable: true, detail: `the auth service answered HTTP ${res.status}` };
     let answer: { allow?: unknown; expire_at?: unknown; reason?: unknown };
     try {
       answer = (await res.json()) as typeof answer;
     } catch {
-      return { allow: false, detail: 'the auth service answered something that is not JSON' };
+      return { allow: false, unavailable: true, detail: 'the auth service answered something that is not JSON' };
     }
     if (answer.allow !== true) return { allow: false, detail: typeof answer.reason === 'string' ? `denied by the auth service: ${answer.reason}` : 'denied by the auth service' };
     const expireAt = parseExpireAt(answer.expire_at);
-    if (expireAt === 'invalid') return { allow: false, detail: 'the auth service answered an invalid expire_at' };
+    if (expireAt === 'invalid') return { allow: false, unavailable: true, detail: 'the auth service answered an invalid expire_at' };
     if (expireAt !== undefined && expireAt <= this.#o.clock.now()) return { allow: false, detail: 'the authorization has already expired' };
     return expireAt === undefined ? { allow: true } : { allow: true, expireAt };
   }

@@ -14,12 +14,22 @@ export interface AuthRequest {
   readonly password?: Buffer;
 }
 
-/** expireAt (ms since the epoch): when the connection must be closed (reason expired). */
-export type AuthDecision = { allow: true; expireAt?: number } | { allow: false; detail: string; expireAt?: undefined };
+/** Refusals other than 401 that the bounded check work answers with (src/auth/check-gate.ts). */
+export type AuthRefusal = 'auth_busy' | 'auth_throttled' | 'handshake_timeout';
+
+/**
+ * expireAt (ms since the epoch): when the connection must be closed (reason expired). A denial has a
+ * `refusal` when the credentials were not checked at all (default: 401 unauthorized), and is
+ * `unavailable` when the provider could not decide (auth service down): not the client's failure.
+ */
+export type AuthDecision =
+  | { allow: true; expireAt?: number }
+  | { allow: false; detail: string; expireAt?: undefined; refusal?: AuthRefusal; unavailable?: boolean };
 
 export interface AuthProvider {
   readonly name: string;
-  authenticate(request: AuthRequest): Promise<AuthDecision>;
+  /** `signal` fires when the connection is gone (closed, handshake timeout): queued work is dropped. */
+  authenticate(request: AuthRequest, signal?: AbortSignal): Promise<AuthDecision>;
   /** Re-read credentials (SIGHUP). */
   reload(): Promise<void>;
   close(): void;

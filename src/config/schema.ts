@@ -191,12 +191,21 @@ export const configSchema = z
         provider: oneOf(['none', 'file', 'http', 'broker'], 'none', 'none: every charge point is admitted; file: HTTP Basic checked against auth.file; http: an auth service decides (auth.http); broker: only the broker decides (requires mqtt.client_mode per_client, where the broker sees the credentials whatever the provider).'),
         file: str('', 'Credentials file (YAML or JSON map cpId -> password hash from `ocpp-gateway hash-password`). Reloaded on change and on SIGHUP.'),
         username_must_match: bool(true, 'The Basic username must equal the cpId; the password is everything after "<cpId>:".'),
+        // [SPEC §8] bounded credential checks: see src/auth/check-gate.ts and docs/operations.md.
+        max_checks_in_flight: int(2, 1, 1024, 'auth.provider file: password hashes (scrypt/pbkdf2) computed at once. Each runs on a thread of libuv\'s pool (4 threads unless UV_THREADPOOL_SIZE says otherwise) for tens of milliseconds; keep this below the pool size so DNS lookups, file reads and other crypto still find a free thread during a login storm. Raise it together with UV_THREADPOOL_SIZE on hosts with more cores.'),
+        max_checks_queued: int(256, 0, 1_000_000, 'Credential checks (password hashes, auth service requests) waiting for a free slot; beyond it HTTP 503 auth_busy. Waiting checks are served round-robin per address, and a check whose client left or timed out is dropped before it runs. The default drains in about 8 s at 2 checks of 65 ms at once, within ocpp.handshake_timeout.'),
+        failure_limit: int(10, 0, 1_000_000, 'Failed credential checks from one address (an IPv6 /64) within failure_window after which its further attempts are refused with HTTP 429 auth_throttled, without checking; 0 = no throttling. Cached successes are still admitted (fleets behind one NAT).'),
+        failure_window: duration('1m', 'Window over which failure_limit is counted.'),
+        failure_backoff: duration('10s', 'How long an address stays throttled the first time; each further block doubles it, up to failure_backoff_max. A successful check clears the address\'s record.'),
+        failure_backoff_max: duration('5m', 'Longest throttling of an address.'),
+        max_tracked_addresses: int(10_000, 1, 10_000_000, 'Addresses whose failures are remembered (about 100 bytes each); beyond it the least recently seen is forgotten.'),
         http: section(
           {
             url: str('', 'The auth service: POST JSON {cpId, username, password, password_base64, remoteAddress, certificateCn, certificateFingerprint, protocol, listener}; answer 200 {"allow": true|false, "expire_at"?: ISO-8601 or epoch seconds, "reason"?}.'),
             timeout: duration('3s', 'An answer later than this denies (fail closed).'),
             cache_ttl: duration('60s', 'How long an answer is reused for the same cpId, password and certificate; 0 = never cached. Denials are cached for at most 5 s.'),
             cache_size: int(100_000, 0, 10_000_000, 'Most cached answers.'),
+            max_in_flight: int(16, 1, 10_000, 'Requests to the auth service at once; more wait in the same queue as password checks (auth.max_checks_queued), round-robin per address.'),
           },
           'auth.provider = http.',
         ),

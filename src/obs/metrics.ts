@@ -11,6 +11,17 @@ export interface MetricSources {
   brokerLinks(): number;
 }
 
+/** The bounded credential checks (src/auth/check-gate.ts), read when metrics are collected. [SPEC §8] */
+export interface AuthCheckSource {
+  readonly inFlight: number;
+  readonly queued: number;
+  /** Queued checks dropped because their connection was gone (a running total). */
+  readonly dropped: number;
+  blockedSources(): number;
+}
+
+const NO_AUTH_CHECKS: AuthCheckSource = { inFlight: 0, queued: 0, dropped: 0, blockedSources: () => 0 };
+
 /** A count kept on the hot path; `reported` is what prom-client has been given so far. */
 interface Tally {
   readonly labels: Record<string, string>;
@@ -60,6 +71,7 @@ export class Metrics {
   /** Cached label children: prom-client's label lookup is too slow for every round trip. */
   readonly #roundTripChildren = new Map<string, { observe(v: number): void }>();
   #publishOk: { inc(n?: number): void } | undefined;
+  #authChecks: AuthCheckSource = NO_AUTH_CHECKS;
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -111,8 +123,28 @@ export class Metrics {
       },
     });
     new Gauge({ name: 'ocpp_gateway_broker_connected', help: '1 while the MQTT broker is reachable.', registers, collect() { this.set(sources.brokerConnected() ? 1 : 0); } });
+    const authChecks = () => this.#authChecks;
+    new Gauge({
+      name: 'ocpp_gateway_auth_checks', help: 'Credential checks (password hashes, auth service requests) now: in_flight and queued (auth.max_checks_in_flight, auth.http.max_in_flight, auth.max_checks_queued).', labelNames: ['state'], registers,
+      collect() {
+        this.set({ state: 'in_flight' }, authChecks().inFlight);
+        this.set({ state: 'queued' }, authChecks().queued);
+      },
+    });
+    const droppedTally: Tally = { labels: {}, count: 0, reported: 0 };
+    new Counter({
+      name: 'ocpp_gateway_auth_checks_dropped_total', help: 'Queued credential checks dropped before they ran because their connection was gone (client left, handshake timeout).', registers,
+      collect() {
+        droppedTally.count = authChecks().dropped;
+        report(this, droppedTally);
+      },
+    });
+    new Gauge({ name: 'ocpp_gateway_auth_throttled_addresses', help: 'Addresses (IPv6: /64 prefixes) refused with auth_throttled now, after auth.failure_limit failed checks.', registers, collect() { this.set(authChecks().blockedSources()); } });
     new Gauge({ name: 'ocpp_gateway_broker_links', help: 'mqtt.client_mode per_client: broker connections of charge points open now (0 in shared mode).', registers, collect() { this.set(sources.brokerLinks()); } });
   }
+
+  /** Where the auth check gauges and the dropped counter read from (the gateway's CheckGate). */
+  watchAuthChecks(source: AuthCheckSource): void { this.#authChecks = source; }
 
   /** The action as a label value, bounded in number. */
   actionLabel(action: string): string {

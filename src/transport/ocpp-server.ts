@@ -232,7 +232,13 @@ export class OcppServer {
     const { config, clock, log, admission } = this.#d;
     socket.on('error', () => socket.destroy());
     let finished = false;
+    // Fires when this upgrade can no longer succeed (client left, handshake timeout): a credential
+    // check still queued for it is dropped instead of hashed. [SPEC §8]
+    const gone = new AbortController();
+    const onClose = () => gone.abort();
+    socket.once('close', onClose);
     const timer = clock.setTimeout(() => {
+      gone.abort();
       if (!finished) this.#refuse(socket, new Refusal('handshake_timeout', `no completed upgrade within ${config.ocpp.handshake_timeout} ms`));
       finished = true;
     }, config.ocpp.handshake_timeout);
@@ -245,7 +251,7 @@ export class OcppServer {
         if (!admission.claimAddress(remoteAddress)) return false;
         claimedAddress = remoteAddress;
         return true;
-      });
+      }, gone.signal);
       if (finished || socket.destroyed) throw new Refusal('handshake_timeout', 'the client left or the handshake timed out during authentication', admitted.cpId);
       try {
         attachment = await this.#d.bridge.attach(admitted.cpId, admitted.protocol, { username: admitted.username, password: admitted.password });
@@ -257,6 +263,7 @@ export class OcppServer {
       if (finished || socket.destroyed) throw new Refusal('handshake_timeout', 'the client left or the handshake timed out while subscribing', admitted.cpId);
       finished = true;
       clock.clearTimeout(timer);
+      socket.off('close', onClose);
       this.#chosenProtocol.set(req, admitted.echo ? admitted.protocol : false);
       let upgraded = false;
       const held = attachment;
@@ -273,6 +280,7 @@ export class OcppServer {
       attachment?.release();
       if (claimedAddress !== undefined) admission.releaseAddress(claimedAddress);
       clock.clearTimeout(timer);
+      socket.off('close', onClose);
       if (err instanceof Refusal) {
         if (!finished || err.refusal === 'handshake_timeout') this.#refuse(socket, err);
       } else {
@@ -283,7 +291,7 @@ export class OcppServer {
     }
   }
 
-  async #admit(req: IncomingMessage, remoteAddress: string, claimAddress: () => boolean): Promise<Admitted> {
+  async #admit(req: IncomingMessage, remoteAddress: string, claimAddress: () => boolean, gone: AbortSignal): Promise<Admitted> {
     const o = this.#d.config.ocpp;
     const listener = this.#d.listener;
     if (!this.#accepting) throw new Refusal('shutting_down', 'the gateway is shutting down');
@@ -324,8 +332,9 @@ export class OcppServer {
       listener: listener.name,
       ...(basic?.ok ? { username: basic.value.username, password: basic.value.password } : {}),
       ...(certificate ? { certificate } : {}),
-    });
-    if (!decision.allow) throw new Refusal('unauthorized', decision.detail, cpId);
+    }, gone);
+    // auth_busy / auth_throttled / handshake_timeout: the credentials were not checked. [SPEC §8]
+    if (!decision.allow) throw new Refusal(decision.refusal ?? 'unauthorized', decision.detail, cpId);
     return { cpId, protocol: chosen.value.protocol, echo: chosen.value.echo, username: basic?.ok ? basic.value.username : undefined, password: basic?.ok ? basic.value.password : undefined, remoteAddress, expireAt: decision.expireAt };
   }
 

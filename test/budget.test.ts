@@ -1,0 +1,104 @@
+// Per-charge-point budgets [SPEC §8]: the fixed-window budget behind event/rejected and the
+// rate-limited log of lines a charge point causes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { total, WindowBudget } from '../src/session/budget.js';
+import { CpLog } from '../src/obs/rate-limited-log.js';
+
+test('budget: max per window, the rest tallied by kind until drained', () => {
+  const b = new WindowBudget(3, 1000);
+  assert.deepEqual([b.take('a', 0), b.take('a', 1), b.take('b', 2)], [true, true, true]);
+  assert.equal(b.hasRefused, false);
+  assert.deepEqual([b.take('a', 3), b.take('b', 4), b.take('a', 5)], [false, false, false]);
+  assert.equal(b.windowEndsAt, 1000);
+  const tally = b.drain();
+  assert.deepEqual(tally && [...tally], [['a', 2], ['b', 1]]);
+  assert.equal(tally && total(tally), 3);
+  assert.equal(b.drain(), undefined, 'a drain resets the tally');
+});
+
+test('budget: a new window refills; refusals not yet drained are kept across it', () => {
+  const b = new WindowBudget(1, 1000);
+  b.take('a', 0);
+  assert.equal(b.take('a', 999), false);
+  assert.equal(b.take('a', 1000), true, 'the window starting at 1000 has room again');
+  assert.equal(b.windowEndsAt, 2000);
+  assert.equal(b.take('a', 1001), false);
+  assert.deepEqual([...(b.drain() ?? [])], [['a', 2]]);
+});
+
+test('budget: max 0 is unlimited and never tallies', () => {
+  const b = new WindowBudget(0, 1000);
+  for (let i = 0; i < 10_000; i++) assert.equal(b.take('a', i), true);
+  assert.equal(b.drain(), undefined);
+});
+
+/** A clock whose timers run when the test says so. */
+function manualClock() {
+  let now = 0;
+  const timers = new Map<number, { at: number; fn: () => void }>();
+  let next = 1;
+  return {
+    now: () => now,
+    setTimeout: (fn: () => void, ms: number) => {
+      timers.set(next, { at: now + ms, fn });
+      return next++;
+    },
+    clearTimeout: (h: unknown) => void timers.delete(h as number),
+    pending: () => timers.size,
+    advance(to: number) {
+      now = to;
+      for (const [h, t] of [...timers]) if (t.at <= now) {
+        timers.delete(h);
+        t.fn();
+      }
+    },
+  };
+}
+
+function capture(level = 'info') {
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({ write(chunk: Buffer, _enc, done) { lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>); done(); } });
+  return { log: pino({ level }, sink), lines };
+}
+
+/** pino writes through a stream: let it deliver. */
+const flushed = () => new Promise((resolve) => setImmediate(resolve));
+
+test('cp log: at most max lines per event id and window; one log.suppressed line with the count at the window end', async () => {
+  const { log, lines } = capture();
+  const clock = manualClock();
+  const dropped: string[] = [];
+  const cpLog = new CpLog(log, { cpId: 'CP1', maxLines: 2, windowMs: 60_000, clock, onDropped: (msg) => dropped.push(msg) });
+  for (let i = 0; i < 1000; i++) cpLog.line('info', { cpId: 'CP1', i }, 'cp.message_rejected');
+  for (let i = 0; i < 5; i++) cpLog.line('warn', { cpId: 'CP1', i }, 'mqtt.publish_failed');
+  await flushed();
+  assert.deepEqual(lines.map((l) => [l['msg'], l['i']]), [['cp.message_rejected', 0], ['cp.message_rejected', 1], ['mqtt.publish_failed', 0], ['mqtt.publish_failed', 1]]);
+  assert.equal(dropped.length, 998 + 3);
+  assert.equal(clock.pending(), 1, 'one summary timer, however many lines were dropped');
+  clock.advance(60_000);
+  await flushed();
+  const summaries = lines.filter((l) => l['msg'] === 'log.suppressed').map((l) => [l['cpId'], l['event'], l['count']]);
+  assert.deepEqual(summaries, [['CP1', 'cp.message_rejected', 998], ['CP1', 'mqtt.publish_failed', 3]]);
+  // The next window has room again, and nothing more to summarise.
+  cpLog.line('info', { cpId: 'CP1', i: 'again' }, 'cp.message_rejected');
+  cpLog.flush();
+  await flushed();
+  assert.equal(lines.filter((l) => l['msg'] === 'log.suppressed').length, 2);
+  assert.equal(lines.at(-1)?.['i'], 'again');
+});
+
+test('cp log: flush at teardown writes the pending summary and cancels its timer; a disabled level costs no budget', async () => {
+  const { log, lines } = capture('info');
+  const clock = manualClock();
+  const cpLog = new CpLog(log, { cpId: 'CP2', maxLines: 1, windowMs: 60_000, clock, onDropped: () => undefined });
+  for (let i = 0; i < 100; i++) cpLog.line('debug', { cpId: 'CP2' }, 'cp.socket_error');
+  cpLog.line('info', { cpId: 'CP2' }, 'validation.failed');
+  cpLog.line('info', { cpId: 'CP2' }, 'validation.failed');
+  cpLog.flush();
+  assert.equal(clock.pending(), 0);
+  await flushed();
+  assert.deepEqual(lines.map((l) => [l['msg'], l['event'] ?? null, l['count'] ?? null]), [['validation.failed', null, null], ['log.suppressed', 'validation.failed', 1]]);
+});

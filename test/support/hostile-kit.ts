@@ -1,0 +1,58 @@
+// Helpers for the crash and flood tests: deadlines on every wait, a service that answers Heartbeats,
+// a good charge point's round trip, metric reads and deep JSON. [SPEC §8]
+import type { TestContext } from 'node:test';
+import type { RPCClient } from 'ocpp-rpc';
+import type { Gateway } from '../../src/gateway.js';
+import { Service, type Received } from './harness.js';
+
+/** `work`, or a clear failure after `ms`: no wait in these tests is without a deadline. */
+export async function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A service that answers every charge point CALL on up/request with a Heartbeat-style result. */
+export async function answeringService(t: TestContext, mqttUrl: string): Promise<Service> {
+  const svc = await Service.connect(t, mqttUrl, ['ocpp/+/up/request/#', 'ocpp/+/event/#', 'ocpp/+/up/error/#', 'ocpp/+/up/response/#', 'ocpp/+/up/resulterror/#']);
+  svc.client.on('message', (topic) => {
+    const parts = topic.split('/');
+    if (parts[2] !== 'up' || parts[3] !== 'request') return;
+    void svc.publish(`ocpp/${parts[1]}/dn/response/${parts[4]}/${parts[5]}`, { currentTime: new Date().toISOString() });
+  });
+  return svc;
+}
+
+/** One Heartbeat round trip of a good charge point, with a deadline. */
+export async function roundTrip(cp: RPCClient, ms = 5000): Promise<void> {
+  const answer = (await within(cp.call('Heartbeat', {}) as Promise<unknown>, ms, 'Heartbeat answer for the good charge point')) as { currentTime?: unknown };
+  if (typeof answer.currentTime !== 'string') throw new Error(`unexpected Heartbeat answer ${JSON.stringify(answer)}`);
+}
+
+/** A counter from /api/v1/stats' source: metric name without the prefix, labels joined by ",". */
+export async function metric(gw: Gateway, name: string, labels: string): Promise<number> {
+  const snapshot = await gw.metrics.snapshot();
+  const m = snapshot[name];
+  return typeof m === 'object' ? (m[labels] ?? 0) : 0;
+}
+
+/** Waits for a message the service received (or receives) matching `match`. */
+export function received(svc: Service, match: (m: Received) => boolean, ms: number, what: string): Promise<Received> {
+  return within(svc.waitFor(match), ms, what);
+}
+
+/** `levels` nested objects, ~6 bytes a level: 20,000 levels are the issue's 120 KB crash frame. */
+export function deepJson(levels: number): string {
+  return `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
+}
+
+/** Yields to the event loop (timers and I/O run), so loops in the tests can never spin in microtasks. */
+export function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
