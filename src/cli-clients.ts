@@ -1,5 +1,6 @@
 // `ocpp-gateway clients list|show|kick|call`: the HTTP API from a terminal.
 import type { Command } from 'commander';
+import { escapeControls, jsonForTerminal } from './api/escape.js';
 
 interface ApiOptions { apiUrl: string; apiKey?: string; json?: boolean }
 
@@ -25,7 +26,7 @@ function fail(message: string): never {
 
 function explain(status: number, body: unknown): string {
   const b = body as { error?: string; message?: string; errorCode?: string; errorDescription?: string } | null;
-  return `HTTP ${status}${b?.error ? ` ${b.error}` : ''}${b?.errorCode ? ` ${b.errorCode}` : ''}: ${b?.message ?? b?.errorDescription ?? ''}`.trim();
+  return escapeControls(`HTTP ${status}${b?.error ? ` ${b.error}` : ''}${b?.errorCode ? ` ${b.errorCode}` : ''}: ${b?.message ?? b?.errorDescription ?? ''}`.trim());
 }
 
 export function addClientCommands(program: Command): void {
@@ -48,9 +49,9 @@ export function addClientCommands(program: Command): void {
       if (o.protocol) q.set('protocol', o.protocol);
       const r = await request(o, 'GET', `/api/v1/clients?${q}`);
       if (r.status !== 200) fail(explain(r.status, r.body));
-      if (o.json) return void process.stdout.write(`${JSON.stringify(r.body, null, 2)}\n`);
+      if (o.json) return void process.stdout.write(`${jsonForTerminal(r.body)}\n`);
       const { data, meta } = r.body as { data: Array<{ cpId: string; protocol: string; remoteAddress: string; connectedAt: string; queueLength: number }>; meta: { count: number; page: number; limit: number } };
-      const rows = [['CPID', 'PROTOCOL', 'REMOTE', 'CONNECTED', 'QUEUE'], ...data.map((c) => [c.cpId, c.protocol, c.remoteAddress, c.connectedAt, String(c.queueLength)])];
+      const rows = [['CPID', 'PROTOCOL', 'REMOTE', 'CONNECTED', 'QUEUE'], ...data.map((c) => [c.cpId, c.protocol, c.remoteAddress, c.connectedAt, String(c.queueLength)].map(escapeControls))];
       const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => row[i]?.length ?? 0))) ?? [];
       for (const row of rows) process.stdout.write(`${row.map((v, i) => v.padEnd(widths[i] ?? 0)).join('  ').trimEnd()}\n`);
       process.stdout.write(`${meta.count} connected (page ${meta.page}, ${meta.limit} per page)\n`);
@@ -61,7 +62,7 @@ export function addClientCommands(program: Command): void {
     .action(async (cpId: string, o: ApiOptions) => {
       const r = await request(o, 'GET', `/api/v1/clients/${encodeURIComponent(cpId)}`);
       if (r.status !== 200) fail(explain(r.status, r.body));
-      process.stdout.write(`${JSON.stringify(r.body, null, 2)}\n`);
+      process.stdout.write(`${jsonForTerminal(r.body)}\n`);
     });
 
   common(clients.command('kick <cpId>'))
@@ -69,7 +70,7 @@ export function addClientCommands(program: Command): void {
     .action(async (cpId: string, o: ApiOptions) => {
       const r = await request(o, 'DELETE', `/api/v1/clients/${encodeURIComponent(cpId)}`);
       if (r.status !== 204) fail(explain(r.status, r.body));
-      process.stdout.write(`kicked ${cpId}\n`);
+      process.stdout.write(`kicked ${escapeControls(cpId)}\n`);
     });
 
   common(clients.command('call <cpId> <action> [payload]'))
@@ -84,9 +85,9 @@ export function addClientCommands(program: Command): void {
       }
       const r = await request(o, 'POST', `/api/v1/clients/${encodeURIComponent(cpId)}/calls`, { action, payload, timeout_ms: Number(o.timeout) });
       if (r.status !== 200) {
-        if (o.json) process.stdout.write(`${JSON.stringify(r.body, null, 2)}\n`);
+        if (o.json) process.stdout.write(`${jsonForTerminal(r.body)}\n`);
         fail(explain(r.status, r.body));
       }
-      process.stdout.write(`${JSON.stringify(o.json ? r.body : (r.body as { result: unknown }).result, null, 2)}\n`);
+      process.stdout.write(`${jsonForTerminal(o.json ? r.body : (r.body as { result: unknown }).result)}\n`);
     });
 }

@@ -9,6 +9,7 @@ import { hashPassword } from './auth/password-hash.js';
 import { startGateway } from './gateway.js';
 import { StartupError } from './transport/listen.js';
 import { addClientCommands } from './cli-clients.js';
+import { redactUrl } from './obs/log.js';
 
 /** Flags that stand for config keys. [SPEC §2] */
 const FLAG_KEYS: ReadonlyArray<readonly [flag: string, attribute: string, key: string, help: string]> = [
@@ -47,8 +48,9 @@ function configFromFlags(opts: Record<string, unknown>): ConfigResult {
   return result;
 }
 
+/** Error lines to stderr and exit 1; URL passwords masked in case a line quotes mqtt.url or auth.http.url. [SPEC §8] */
 function fail(lines: string[]): never {
-  for (const line of lines) process.stderr.write(`ocpp-gateway: ${line}\n`);
+  for (const line of lines) process.stderr.write(`ocpp-gateway: ${redactUrl(line)}\n`);
   process.exit(1);
 }
 

@@ -46,7 +46,7 @@ export const UPGRADE_REFUSALS = {
   certificate_required: { status: 401, doc: 'A security profile 3 listener and no client certificate.' },
   certificate_invalid: { status: 401, doc: 'The client certificate does not verify against ocpp.tls.ca_file (unknown CA, expired, not yet valid).' },
   certificate_cn_mismatch: { status: 403, doc: 'The client certificate\'s CN is not the cpId (ocpp.tls.cn_must_match).' },
-  origin_not_allowed: { status: 403, doc: 'The Origin header is not in ocpp.allowed_origins.' },
+  origin_not_allowed: { status: 403, doc: 'The upgrade carries an Origin header (a browser) not in ocpp.allowed_origins; the embedded broker\'s MQTT over WebSocket refuses the same way against mqtt.embedded.allowed_origins.' },
   rate_limited: { status: 429, doc: 'More upgrade attempts than ocpp.max_connect_rate (with ocpp.connect_burst) allows.' },
   too_many_from_address: { status: 429, doc: 'ocpp.max_connections_per_address connections from this address already.' },
   auth_throttled: { status: 429, doc: 'auth.failure_limit failed credential checks from this address (an IPv6 /64) within auth.failure_window: further attempts are refused without checking, for a backoff from auth.failure_backoff doubling up to auth.failure_backoff_max. A charge point whose password was verified before is still admitted.' },
@@ -57,6 +57,12 @@ export const UPGRADE_REFUSALS = {
   handshake_timeout: { status: 408, doc: 'The upgrade (including authentication) did not finish within ocpp.handshake_timeout.' },
 } as const;
 export type UpgradeRefusal = keyof typeof UPGRADE_REFUSALS;
+
+/** Refusals of the HTTP API, before authentication and routing. [SPEC §8] */
+export const API_REFUSALS = {
+  host_not_allowed: { status: 421, doc: 'The Host header names neither an IP literal, localhost, api.host nor an entry of api.allowed_hosts (DNS rebinding: a foreign page calling the API under its own name).' },
+} as const;
+export type ApiRefusal = keyof typeof API_REFUSALS;
 
 /** Connections dropped before any HTTP exchange (no status can be sent). Logged and counted. */
 export const CONNECTION_DROPS = {

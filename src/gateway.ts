@@ -15,7 +15,7 @@ import { ExternalBroker } from './bridge/external-broker.js';
 import type { BrokerEndpoint } from './bridge/client-link.js';
 import { TopicLayout } from './bridge/topics.js';
 import { Emqx5Format, TopicFormat } from './bridge/message-format.js';
-import { createLogger, type Logger } from './obs/log.js';
+import { configSecrets, createLogger, redactText, redactUrl, type Logger } from './obs/log.js';
 import { Metrics } from './obs/metrics.js';
 import { bundledSchemas } from './validation/schema-source.js';
 import type { Protocol } from './config/schema.js';
@@ -23,6 +23,7 @@ import { systemClock, type Clock } from './session/clock.js';
 import { Registry } from './session/registry.js';
 import type { Connection } from './transport/connection.js';
 import { StartupError } from './transport/listen.js';
+import { isLoopbackHost } from './transport/web-guards.js';
 import { MessageChecks } from './validation/checks.js';
 import { OcppServer, type ListenerSpec } from './transport/ocpp-server.js';
 import { Admission } from './transport/admission.js';
@@ -41,8 +42,8 @@ export interface GatewayAddresses {
   readonly ocpp?: { readonly host: string; readonly port: number };
   /** The wss:// listener (present when ocpp.tls.cert_file is set). */
   readonly ocppTls?: { readonly host: string; readonly port: number };
-  /** Present with the embedded broker. */
-  readonly mqtt?: { readonly port: number; readonly wsPort: number | undefined };
+  /** Present with the embedded broker; host = the address its listeners are bound to. */
+  readonly mqtt?: { readonly host: string; readonly port: number; readonly wsPort: number | undefined };
   readonly api?: { readonly host: string; readonly port: number };
 }
 
@@ -62,11 +63,30 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+/**
+ * Logs `event` at most once per interval (the first, then how many were not logged): for refusals a
+ * web page can repeat in a loop.
+ */
+function sampledWarn(log: Logger, clock: Clock, event: string, intervalMs = 10_000): (fields: Record<string, unknown>) => void {
+  let last = -Infinity;
+  let notLogged = 0;
+  return (fields) => {
+    const now = clock.now();
+    if (now - last < intervalMs) {
+      notLogged++;
+      return;
+    }
+    log.warn({ ...fields, notLogged }, event);
+    last = now;
+    notLogged = 0;
+  };
+}
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { config } = options;
-  const log = options.log ?? createLogger(config.log.level);
+  // [SPEC §8] secrets never in a log line or a startup error.
+  const secrets = configSecrets(config);
+  const log = options.log ?? createLogger(config.log.level, undefined, secrets);
   const clock = options.clock ?? systemClock;
   const registry = new Registry<Connection>();
   const cleanups: Array<() => Promise<void> | void> = [];
@@ -91,12 +111,24 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (config.mqtt.url === '') {
       const e = config.mqtt.embedded;
       const credentials = e.username === '' ? undefined : { username: e.username, password: e.password };
-      const embedded = await EmbeddedBroker.start({ host: e.host, port: e.port, wsEnabled: e.ws_enabled, wsPort: e.ws_port, wsPath: e.ws_path, qos: config.mqtt.qos as 0 | 1 | 2, credentials });
-      if (credentials === undefined && !LOOPBACK.has(e.host)) {
-        log.warn({ host: e.host, port: embedded.addresses.mqttPort }, 'mqtt.embedded_open: the embedded broker accepts any MQTT client beyond loopback; set mqtt.embedded.username and password, or mqtt.embedded.host 127.0.0.1');
+      // [SPEC §2] as Mosquitto 2: the config check refuses this already; a Config built elsewhere too.
+      if (credentials === undefined && !e.allow_anonymous && !isLoopbackHost(e.host)) {
+        throw new StartupError(`mqtt.embedded.username: is required (with mqtt.embedded.password) when mqtt.embedded.host (${e.host}) is not a loopback address; or set mqtt.embedded.allow_anonymous: true`);
+      }
+      const originRefused = sampledWarn(log, clock, 'mqtt.ws_upgrade_refused');
+      const embedded = await EmbeddedBroker.start({
+        host: e.host, port: e.port, wsEnabled: e.ws_enabled, wsPort: e.ws_port, wsPath: e.ws_path, qos: config.mqtt.qos as 0 | 1 | 2, credentials,
+        allowedOrigins: e.allowed_origins,
+        onOriginRefused: (origin, remoteAddress) => {
+          metricsRef?.requestRefused('mqtt_ws', 'origin_not_allowed');
+          originRefused({ reason: 'origin_not_allowed', status: 403, origin, remoteAddress });
+        },
+      });
+      if (credentials === undefined && !isLoopbackHost(e.host)) {
+        log.warn({ host: e.host, port: embedded.addresses.mqttPort, wsPort: embedded.addresses.wsPort ?? null }, 'mqtt.embedded_open: mqtt.embedded.allow_anonymous lets any MQTT client beyond loopback subscribe to every charge point and command it; set mqtt.embedded.username and password');
       }
       broker = embedded;
-      mqttAddress = { port: embedded.addresses.mqttPort, wsPort: embedded.addresses.wsPort };
+      mqttAddress = { host: embedded.addresses.host, port: embedded.addresses.mqttPort, wsPort: embedded.addresses.wsPort };
     } else {
       endpoint = {
         url: config.mqtt.url, qos: config.mqtt.qos as 0 | 1 | 2, keepaliveMs: config.mqtt.keepalive,
@@ -128,12 +160,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       auth = new HttpAuthProvider({ url: h.url, timeoutMs: h.timeout, cacheTtlMs: h.cache_ttl, cacheSize: h.cache_size, clock, gate: authChecks });
     } else if (config.auth.provider === 'broker') {
       auth = { ...allowEveryone, name: 'broker' };
-    } else if (config.ocpp.enabled && config.ocpp.security_profile === 0 && config.mqtt.client_mode === 'shared' && !LOOPBACK.has(config.ocpp.host)) {
+    } else if (config.ocpp.enabled && config.ocpp.security_profile === 0 && config.mqtt.client_mode === 'shared' && !isLoopbackHost(config.ocpp.host)) {
       log.warn({ host: config.ocpp.host }, 'auth.none_public: auth.provider is none and the OCPP listener is reachable beyond loopback; any client can connect as any charge point');
     }
     cleanups.push(() => auth.close());
 
     let bridgeRef: Bridge | undefined;
+    let metricsRef: Metrics | undefined;
     const metrics = new Metrics({
       connections: () => registry.size,
       pending: () => {
@@ -156,6 +189,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       : undefined;
     const bridge = new Bridge(broker, topics, format, registry, log, metrics, config.mqtt.offline_calls, perClient);
     bridgeRef = bridge;
+    metricsRef = metrics;
     const admission = new Admission(clock, config.ocpp.max_connect_rate, config.ocpp.connect_burst, config.ocpp.max_connections_per_address);
     const o = config.ocpp;
     const listeners: ListenerSpec[] = [];
@@ -213,7 +247,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         }
         return list;
       };
-      const app = await buildApi({ registry, metrics, ready, actions, protocols: config.ocpp.protocols as Protocol[], apiKey: config.api.key, maxCallTimeoutMs: config.api.max_call_timeout });
+      const hostRefused = sampledWarn(log, clock, 'api.request_refused');
+      const app = await buildApi({
+        registry, metrics, ready, actions, protocols: config.ocpp.protocols as Protocol[], apiKey: config.api.key, maxCallTimeoutMs: config.api.max_call_timeout,
+        bindHost: config.api.host, allowedHosts: config.api.allowed_hosts,
+        onRefused: (reason, fields) => {
+          metrics.requestRefused('api', reason);
+          hostRefused({ reason, ...fields });
+        },
+      });
       api = app;
       cleanups.push(() => app.close());
       try {
@@ -234,7 +276,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ...(mqttAddress ? { mqtt: mqttAddress } : {}),
       ...(apiAddress ? { api: apiAddress } : {}),
     };
-    log.info({ ocpp: addresses.ocpp ?? null, ocppTls: addresses.ocppTls ?? null, mqtt: addresses.mqtt ?? { url: config.mqtt.url, clientMode: config.mqtt.client_mode }, api: addresses.api ?? null, auth: auth.name }, 'gateway.started');
+    log.info({ ocpp: addresses.ocpp ?? null, ocppTls: addresses.ocppTls ?? null, mqtt: addresses.mqtt ?? { url: redactUrl(config.mqtt.url), clientMode: config.mqtt.client_mode }, api: addresses.api ?? null, auth: auth.name }, 'gateway.started');
 
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> => {
@@ -266,6 +308,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     return { config, addresses, registry, metrics, api, ready, brokerState, reload, close };
   } catch (err) {
     await cleanup();
+    // A startup error may quote mqtt.url (an external broker that refused or never answered).
+    if (err instanceof Error) {
+      err.message = redactText(err.message, secrets);
+      if (err.stack !== undefined) err.stack = redactText(err.stack, secrets);
+    }
     throw err;
   }
 }

@@ -1,6 +1,10 @@
 // The dashboard: one self-contained page (no CDN, no build step) on top of the HTTP API. Lists are
 // paginated on the server, so 10,000 connected charge points cost one page of rows. Everything a
-// charge point controls (ids, frames) is inserted as text, never as HTML.
+// charge point controls (ids, frames) is inserted as text, never as HTML, and through shown(), which
+// turns control and bidi characters into visible escapes (a cpId with U+202E must not reorder the
+// row it is in). [SPEC §8]
+import { SHOWN_JS } from './escape.js';
+
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
 <head>
@@ -85,6 +89,8 @@ export const DASHBOARD_HTML = `<!doctype html>
 <script>
 (() => {
   const $ = (id) => document.getElementById(id);
+  ${SHOWN_JS}
+  function shownJson(value) { return JSON.stringify(value, null, 2).split('\\n').map(shown).join('\\n'); }
   const PAGE = 50;
   let page = 1, key = sessionStorage.getItem('ocpp-gw-key') || '', source = null, lastStats = null, listTimer = null, detailTimer = null;
 
@@ -116,7 +122,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     } catch (e) { /* shown by the key box */ }
   }
 
-  function cell(text, cls) { const td = document.createElement('td'); td.textContent = text; if (cls) td.className = cls; return td; }
+  function cell(text, cls) { const td = document.createElement('td'); td.textContent = shown(text); if (cls) td.className = cls; return td; }
   function ago(iso) { const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000)); return s < 60 ? s + ' s ago' : s < 3600 ? Math.round(s / 60) + ' min ago' : Math.round(s / 3600) + ' h ago'; }
 
   async function loadList() {
@@ -129,7 +135,7 @@ export const DASHBOARD_HTML = `<!doctype html>
       const td = document.createElement('td');
       const a = document.createElement('a');
       a.href = '#cp=' + encodeURIComponent(c.cpId);
-      a.textContent = c.cpId;
+      a.textContent = shown(c.cpId);
       td.appendChild(a);
       tr.append(td, cell(c.protocol), cell(new Date(c.connectedAt).toLocaleString()), cell(ago(c.lastSeenAt)), cell(String(c.counters.framesIn), 'num'), cell(String(c.counters.framesOut), 'num'), cell(String(c.queueLength), 'num'));
       return tr;
@@ -149,7 +155,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     const box = $('trace');
     const div = document.createElement('div');
     div.className = cls;
-    div.textContent = text;
+    div.textContent = shown(text);
     const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
     box.appendChild(div);
     while (box.childNodes.length > 500) box.removeChild(box.firstChild);
@@ -157,7 +163,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   }
 
   async function showCp(cpId) {
-    $('cp-title').textContent = cpId;
+    $('cp-title').textContent = shown(cpId);
     $('trace').replaceChildren();
     $('call-result').textContent = '';
     $('call-status').textContent = '';
@@ -165,14 +171,14 @@ export const DASHBOARD_HTML = `<!doctype html>
       const { status, body } = await api('/api/v1/clients/' + encodeURIComponent(cpId));
       if (status === 404) { $('cp-info').replaceChildren(); $('trace-state').textContent = '(not connected)'; return null; }
       const rows = [['Protocol', body.protocol], ['Remote address', body.remoteAddress], ['Username', body.username || '–'], ['Connected', new Date(body.connectedAt).toLocaleString()], ['Last seen', ago(body.lastSeenAt)], ['Heartbeat', body.heartbeatInterval == null ? '–' : body.heartbeatInterval + ' s'], ['In flight', 'up ' + body.inflight.up + ', down ' + body.inflight.down], ['Queue', String(body.queueLength)], ['Frames', body.counters.framesIn + ' in, ' + body.counters.framesOut + ' out']];
-      $('cp-info').replaceChildren(...rows.flatMap(([k, v]) => { const dt = document.createElement('dt'); dt.textContent = k; const dd = document.createElement('dd'); dd.style.margin = '0'; dd.textContent = v; return [dt, dd]; }));
+      $('cp-info').replaceChildren(...rows.flatMap(([k, v]) => { const dt = document.createElement('dt'); dt.textContent = k; const dd = document.createElement('dd'); dd.style.margin = '0'; dd.textContent = shown(v); return [dt, dd]; }));
       return body;
     };
     const info = await detail();
     detailTimer = setInterval(detail, 3000);
     if (!info) return;
     const { body: acts } = await api('/api/v1/actions?protocol=' + encodeURIComponent(info.protocol));
-    $('action').replaceChildren(...acts.actions.map((a) => { const o = document.createElement('option'); o.value = a; o.textContent = a; return o; }));
+    $('action').replaceChildren(...acts.actions.map((a) => { const o = document.createElement('option'); o.value = a; o.textContent = shown(a); return o; }));
     const url = '/api/v1/clients/' + encodeURIComponent(cpId) + '/trace' + (key ? '?api_key=' + encodeURIComponent(key) : '');
     source = new EventSource(url);
     source.addEventListener('hello', () => { $('trace-state').textContent = '(live)'; });
@@ -191,9 +197,9 @@ export const DASHBOARD_HTML = `<!doctype html>
     $('call-status').className = 'muted';
     try {
       const { status, body } = await api('/api/v1/clients/' + encodeURIComponent(cpId) + '/calls', { method: 'POST', body: JSON.stringify({ action: $('action').value, payload }) });
-      $('call-status').textContent = status === 200 ? 'answered' : 'HTTP ' + status + (body.errorCode ? ' ' + body.errorCode : '');
+      $('call-status').textContent = shown(status === 200 ? 'answered' : 'HTTP ' + status + (body.errorCode ? ' ' + body.errorCode : ''));
       $('call-status').className = status === 200 ? 'ok' : 'bad';
-      $('call-result').textContent = JSON.stringify(status === 200 ? body.result : body, null, 2);
+      $('call-result').textContent = shownJson(status === 200 ? body.result : body);
     } finally { $('send').disabled = false; }
   };
 

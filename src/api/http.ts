@@ -9,6 +9,8 @@ import type { Metrics } from '../obs/metrics.js';
 import type { Registry } from '../session/registry.js';
 import type { Connection, TraceEvent } from '../transport/connection.js';
 import { DASHBOARD_HTML } from './dashboard.js';
+import { API_REFUSALS, type ApiRefusal } from '../errors.js';
+import { HostPolicy } from '../transport/web-guards.js';
 
 export interface ApiDeps {
   readonly registry: Registry<Connection>;
@@ -22,6 +24,12 @@ export interface ApiDeps {
   readonly apiKey: string;
   /** Longest wait of POST .../calls. */
   readonly maxCallTimeoutMs: number;
+  /** api.host: a name there is one the API answers to. */
+  readonly bindHost?: string;
+  /** api.allowed_hosts: further Host names ("*" = no check). */
+  readonly allowedHosts?: readonly string[];
+  /** A request refused before authentication (already answered): for the log and metrics. */
+  readonly onRefused?: (reason: ApiRefusal, fields: { host: string; method: string; url: string; remoteAddress: string }) => void;
 }
 
 const errorBody = { type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' } }, required: ['error', 'message'] } as const;
@@ -93,6 +101,18 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // Unknown fields are an error (400), not silently dropped.
   const app = Fastify({ logger: false, ajv: { customOptions: { removeAdditional: false } } });
   const notFound = (reply: FastifyReply, cpId: string) => reply.code(404).send({ error: 'not_connected', message: `charge point ${cpId} is not connected` });
+
+  // [SPEC §8] DNS rebinding: a foreign page whose name now resolves to this address calls the API
+  // under that name. The first hook, so every route (dashboard, /metrics, health, unknown paths) is
+  // refused before the API key is looked at or a body is read.
+  const hosts = new HostPolicy(deps.bindHost ?? '127.0.0.1', deps.allowedHosts ?? []);
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    const host = req.headers.host;
+    if (hosts.allows(host)) return;
+    const status = API_REFUSALS.host_not_allowed.status;
+    await reply.code(status).header('connection', 'close').send({ error: 'host_not_allowed', message: `this API does not answer to Host ${JSON.stringify(host)}; add it to api.allowed_hosts if it is yours` });
+    deps.onRefused?.('host_not_allowed', { host: host ?? '', method: req.method, url: req.url.slice(0, 256), remoteAddress: req.ip });
+  });
 
   await app.register(swagger, {
     openapi: {

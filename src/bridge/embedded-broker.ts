@@ -1,13 +1,15 @@
 // The embedded broker: aedes in this process, serving MQTT over TCP and WebSocket to services. The
 // gateway itself publishes and subscribes through aedes directly: no socket, no MQTT encoding. [SPEC §7]
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { Aedes, type AedesPublishPacket } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { BrokerMessageHandler, BrokerPort, PublishOptions } from './broker.js';
 import { closeServer, listen } from '../transport/listen.js';
 import { batchWrites } from './batch-writes.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { OriginPolicy } from '../transport/web-guards.js';
 
 /** The embedded broker's login check: constant-time comparison of both fields (3.1.1 return code 4 on mismatch). */
 function checkCredentials(expected: { readonly username: string; readonly password: string }) {
@@ -22,6 +24,12 @@ function checkCredentials(expected: { readonly username: string; readonly passwo
   };
 }
 
+/** Answers a refused WebSocket upgrade with a plain HTTP status and closes the socket. */
+function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
+  const body = `${reason}\n`;
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Ocpp-Gateway-Reason: ${reason}\r\n\r\n${body}`);
+}
+
 const MAX_INFLIGHT = 64;
 const noop = () => undefined;
 
@@ -34,9 +42,15 @@ export interface EmbeddedBrokerOptions {
   readonly qos: 0 | 1 | 2;
   /** When set, every MQTT client (TCP and WebSocket) must log in with these. */
   readonly credentials?: { readonly username: string; readonly password: string } | undefined;
+  /** Browser origins allowed on the WebSocket listener (mqtt.embedded.allowed_origins). [SPEC §3] */
+  readonly allowedOrigins?: readonly string[];
+  /** A WebSocket upgrade refused for its Origin (already answered 403): for the log and metrics. */
+  readonly onOriginRefused?: (origin: string, remoteAddress: string | undefined) => void;
 }
 
 export interface EmbeddedBrokerAddresses {
+  /** The address the listeners are bound to, as the OS reports it. */
+  readonly host: string;
   readonly mqttPort: number;
   readonly wsPort: number | undefined;
 }
@@ -54,7 +68,7 @@ export class EmbeddedBroker implements BrokerPort {
     this.#handler(packet.topic, packet.payload as Buffer);
     done();
   };
-  addresses: EmbeddedBrokerAddresses = { mqttPort: 0, wsPort: undefined };
+  addresses: EmbeddedBrokerAddresses = { host: '', mqttPort: 0, wsPort: undefined };
   /**
    * Publishes in flight inside aedes, and the ones waiting. aedes's mqemitter queues emits beyond 100
    * in flight (slow subscribers keep them in flight) and drains that queue by recursion; a burst of tens
@@ -78,8 +92,20 @@ export class EmbeddedBroker implements BrokerPort {
     if (options.wsEnabled) {
       this.#http = createHttpServer((_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket: upgrade required\n'));
       this.#http.on('connection', (socket: Socket) => this.#track(socket));
-      this.#wss = new WebSocketServer({ server: this.#http, path: options.wsPath });
-      this.#wss.on('connection', (ws, req) => aedes.handle(createWebSocketStream(ws), req));
+      const wss = new WebSocketServer({ noServer: true, path: options.wsPath });
+      this.#wss = wss;
+      const origins = new OriginPolicy(options.allowedOrigins ?? []);
+      this.#http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        // [SPEC §3] a browser page must not reach the broker: any page the operator opens may try
+        // ws://127.0.0.1:8083/mqtt. Browsers always send Origin; MQTT libraries outside one do not.
+        const origin = req.headers.origin;
+        if (!origins.allows(origin)) {
+          refuseUpgrade(socket, 403, 'origin_not_allowed');
+          options.onOriginRefused?.(origin ?? '', req.socket.remoteAddress);
+          return;
+        }
+        wss.handleUpgrade(req, socket, head, (ws) => aedes.handle(createWebSocketStream(ws), req));
+      });
     }
   }
 
@@ -101,7 +127,7 @@ export class EmbeddedBroker implements BrokerPort {
       if (broker.#http) {
         wsPort = (await listen(broker.#http, options.host, options.wsPort, { what: 'embedded MQTT-over-WebSocket', key: 'mqtt.embedded.ws_port', flag: '--mqtt-ws-port' })).port;
       }
-      broker.addresses = { mqttPort: tcp.port, wsPort };
+      broker.addresses = { host: tcp.address, mqttPort: tcp.port, wsPort };
     } catch (err) {
       await broker.close();
       throw err;

@@ -3,6 +3,7 @@
 // the two in sync.
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
+import { isLoopbackHost } from '../transport/web-guards.js';
 
 function fromParser(parse: (v: unknown) => number | string) {
   return z.union([z.number(), z.string()]).transform((value, ctx) => {
@@ -90,7 +91,7 @@ export const configSchema = z
         max_connections_per_address: int(1000, 1, 10_000_000, 'Most connections (and upgrades in progress) from one remote address; beyond it HTTP 429.'),
         max_connect_rate: int(1000, 1, 1_000_000, 'New upgrade attempts accepted per second (token bucket, shared by all listeners); beyond it HTTP 429.'),
         connect_burst: int(2000, 1, 10_000_000, 'Upgrade attempts allowed at once above max_connect_rate (the bucket size).'),
-        allowed_origins: list([], 'If not empty, an upgrade with an Origin header not in this list is refused (HTTP 403). Chargers send no Origin; browsers do.'),
+        allowed_origins: list([], 'Browser origins (scheme://host[:port]) allowed to open an OCPP WebSocket. An upgrade with an Origin header not in this list is refused (HTTP 403, origin_not_allowed); empty = no browser origin is allowed; "*" turns the check off. Chargers send no Origin and are not affected; browsers always send one.'),
         trusted_proxies: list([], 'Addresses of load balancers whose X-Forwarded-For (first address), PROXY protocol header and client certificate header are believed.'),
         proxy_protocol: bool(false, 'Every connection starts with a PROXY protocol v1 or v2 header (HAProxy, AWS NLB); its source address becomes the charge point\'s address. With trusted_proxies set, connections from other addresses are dropped.'),
         client_cert_header: str('', 'Header in which a TLS-terminating proxy forwards the client certificate (URL-encoded PEM, e.g. nginx $ssl_client_escaped_cert), for security_profile 3 on the ws:// listener. Read only from trusted_proxies.'),
@@ -146,13 +147,15 @@ export const configSchema = z
         ),
         embedded: section(
           {
-            host: str('0.0.0.0', 'Address the embedded broker binds to (TCP and WebSocket).'),
+            host: str('127.0.0.1', 'Address the embedded broker binds to (TCP and WebSocket). Loopback by default, as Mosquitto 2 does; beyond loopback (e.g. 0.0.0.0) it needs username/password, or allow_anonymous.'),
             port: port(1883, 'TCP port of the embedded broker.'),
             ws_port: port(8083, 'WebSocket port of the embedded broker.'),
             ws_enabled: bool(true, 'Serve MQTT over WebSocket as well.'),
             ws_path: str('/mqtt', 'Path of the embedded broker\'s WebSocket listener.'),
             username: str('', 'When set (with password), every MQTT client of the embedded broker must log in with this user name; empty = any client may connect (bind host to loopback then).'),
             password: str('', 'The password that goes with mqtt.embedded.username.'),
+            allow_anonymous: bool(false, 'Let MQTT clients in without a login when host is beyond loopback (logged as mqtt.embedded_open at start). Without it, a non-loopback host and no username/password is a startup error.'),
+            allowed_origins: list([], 'Browser origins allowed to open MQTT over WebSocket on the embedded broker; an upgrade with an Origin not in this list gets HTTP 403. Empty = no browser origin; "*" turns the check off. MQTT client libraries outside a browser send no Origin.'),
           },
           'The embedded broker (used when mqtt.url is empty).',
         ),
@@ -219,6 +222,7 @@ export const configSchema = z
         enabled: bool(true, 'Serve the HTTP API.'),
         key: str('', 'API key: required as "Authorization: Bearer <key>" (or X-API-Key) on every route but /, /healthz, /readyz and the OpenAPI document. Mandatory when api.host is not a loopback address.'),
         max_call_timeout: duration('5m', 'Longest timeout_ms a POST /api/v1/clients/{cpId}/calls may ask for.'),
+        allowed_hosts: list([], 'Host names the API answers to besides IP literals, localhost and api.host (against DNS rebinding): "gw.example.com", "gw.example.com:8443" (that port only) or ".example.com" (the domain and its sub-domains). Other Host headers get HTTP 421 host_not_allowed on every route. "*" turns the check off (e.g. behind a proxy that checks Host itself).'),
       },
       'HTTP API, metrics and dashboard.',
     ),
@@ -261,7 +265,7 @@ export const configSchema = z
     if (cfg.json_schema_dir !== '' && cfg.message_format_checking === 'disable') {
       ctx.addIssue({ code: 'custom', path: ['json_schema_dir'], message: 'is set but message_format_checking is disable' });
     }
-    if (cfg.api.enabled && cfg.api.key === '' && !['127.0.0.1', '::1', 'localhost'].includes(cfg.api.host)) {
+    if (cfg.api.enabled && cfg.api.key === '' && !isLoopbackHost(cfg.api.host)) {
       ctx.addIssue({ code: 'custom', path: ['api', 'key'], message: `is required when api.host (${cfg.api.host}) is not a loopback address` });
     }
     if (cfg.auth.provider === 'http' && cfg.auth.http.url === '') {
@@ -281,6 +285,11 @@ export const configSchema = z
     }
     if ((cfg.mqtt.embedded.username === '') !== (cfg.mqtt.embedded.password === '')) {
       ctx.addIssue({ code: 'custom', path: ['mqtt', 'embedded', cfg.mqtt.embedded.username === '' ? 'username' : 'password'], message: 'is required with mqtt.embedded.' + (cfg.mqtt.embedded.username === '' ? 'password' : 'username') });
+    }
+    const embedded = cfg.mqtt.embedded;
+    if (cfg.mqtt.url === '' && embedded.username === '' && !embedded.allow_anonymous && !isLoopbackHost(embedded.host)) {
+      // [SPEC §2] as Mosquitto 2: no anonymous listener beyond loopback unless said so explicitly.
+      ctx.addIssue({ code: 'custom', path: ['mqtt', 'embedded', 'username'], message: `is required (with mqtt.embedded.password) when mqtt.embedded.host (${embedded.host}) is not a loopback address; or set mqtt.embedded.allow_anonymous: true to let any MQTT client in` });
     }
     if (cfg.auth.provider === 'broker' && cfg.mqtt.client_mode !== 'per_client') {
       ctx.addIssue({ code: 'custom', path: ['auth', 'provider'], message: 'broker requires mqtt.client_mode per_client (only then does the broker see the charge point\'s credentials)' });

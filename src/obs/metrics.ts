@@ -47,6 +47,7 @@ export class Metrics {
   readonly #connects: Counter;
   readonly #disconnects: Counter<'reason'>;
   readonly #refusals: Counter<'reason'>;
+  readonly #refusedRequests: Counter<'listener' | 'reason'>;
   readonly #frames: Counter<'direction' | 'type' | 'action'>;
   readonly #bytes: Counter<'direction'>;
   readonly #rejected: Counter<'reason'>;
@@ -80,6 +81,7 @@ export class Metrics {
     this.#disconnects = counter('disconnects_total', 'Charge point connections ended, by reason.', ['reason']);
     this.#refusals = counter('upgrade_refusals_total', 'WebSocket upgrades refused, by reason.', ['reason']);
     const frameTallies = this.#frameTallies;
+    this.#refusedRequests = counter('refused_requests_total', 'Browser-facing doors other than OCPP: HTTP API requests refused for their Host (listener api, reason host_not_allowed) and MQTT-over-WebSocket upgrades refused for their Origin (listener mqtt_ws, reason origin_not_allowed).', ['listener', 'reason']);
     const byteTallies = this.#byteTallies;
     this.#frames = new Counter({
       name: 'ocpp_gateway_frames_total', help: 'OCPP frames in (from charge points) and out (to charge points), by type and action.', labelNames: ['direction', 'type', 'action'], registers,
@@ -159,6 +161,7 @@ export class Metrics {
   upgradeRefused(reason: string): void { this.#refusals.inc({ reason }); }
   rejected(reason: string): void { this.#rejected.inc({ reason }); }
   rejectedSuppressed(reason: string): void { this.#rejectedSuppressed.inc({ reason }); }
+  requestRefused(listener: 'api' | 'mqtt_ws', reason: string): void { this.#refusedRequests.inc({ listener, reason }); }
   logSuppressed(event: string): void { this.#logSuppressed.inc({ event }); }
   internalError(entry: string): void { this.#internalErrors.inc({ entry }); }
   validationFailure(direction: Direction, code: string): void { this.#validation.inc({ direction, code }); }

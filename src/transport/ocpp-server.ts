@@ -31,6 +31,7 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import type { X509Certificate } from 'node:crypto';
 import { parseProxyHeader, V2_MAX } from './proxy-protocol.js';
 import type { ConnectionDrop } from '../errors.js';
+import { OriginPolicy } from './web-guards.js';
 
 export interface ListenerSpec {
   readonly name: 'ws' | 'wss';
@@ -89,7 +90,7 @@ export class OcppServer {
   readonly #attachments = new WeakMap<Connection, Attachment>();
   readonly #limits: ConnectionLimits;
   readonly #trustedProxies: ReadonlySet<string>;
-  readonly #allowedOrigins: ReadonlySet<string>;
+  readonly #origins: OriginPolicy;
   #unwatchTls: (() => void) | undefined;
   #accepting = true;
 
@@ -127,7 +128,7 @@ export class OcppServer {
       handleProtocols: (_offered, req) => this.#chosenProtocol.get(req) ?? false,
     });
     this.#trustedProxies = new Set(o.trusted_proxies);
-    this.#allowedOrigins = new Set(o.allowed_origins);
+    this.#origins = new OriginPolicy(o.allowed_origins);
     this.#proxyFront = o.proxy_protocol ? createNetServer({ noDelay: true }, (socket) => this.#readProxyHeader(socket)) : undefined;
     this.#forwardedCas = deps.listener.name === 'ws' && deps.listener.profile === 3 ? readCaCertificates(deps.config.ocpp.tls.ca_file) : [];
     this.#limits = {
@@ -299,8 +300,10 @@ export class OcppServer {
     if (!id.ok) throw new Refusal(id.refusal, id.detail);
     const cpId = id.value;
     const origin = req.headers.origin;
-    if (origin !== undefined && this.#allowedOrigins.size > 0 && !this.#allowedOrigins.has(origin)) {
-      throw new Refusal('origin_not_allowed', `origin ${origin} is not in ocpp.allowed_origins`, cpId);
+    // [SPEC §3] a browser page (any site the operator visits) must not open a charge point session:
+    // with the list empty no Origin passes; charge points send none.
+    if (!this.#origins.allows(origin)) {
+      throw new Refusal('origin_not_allowed', `origin ${JSON.stringify(origin).slice(0, 200)} is not in ocpp.allowed_origins`, cpId);
     }
     if (!claimAddress()) throw new Refusal('too_many_from_address', `${o.max_connections_per_address} connections from ${remoteAddress} already`, cpId);
     if (!this.#d.brokerReady()) throw new Refusal('not_ready', 'the MQTT broker is not reachable', cpId);

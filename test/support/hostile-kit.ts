@@ -18,12 +18,12 @@ export async function within<T>(work: Promise<T>, ms: number, what: string): Pro
   }
 }
 
-/** A service that answers every charge point CALL on up/request with a Heartbeat-style result. */
-export async function answeringService(t: TestContext, mqttUrl: string): Promise<Service> {
+/** A service that answers charge point CALLs on up/request with a Heartbeat-style result (all but `silentFor`'s). */
+export async function answeringService(t: TestContext, mqttUrl: string, silentFor: (cpId: string) => boolean = () => false): Promise<Service> {
   const svc = await Service.connect(t, mqttUrl, ['ocpp/+/up/request/#', 'ocpp/+/event/#', 'ocpp/+/up/error/#', 'ocpp/+/up/response/#', 'ocpp/+/up/resulterror/#']);
   svc.client.on('message', (topic) => {
     const parts = topic.split('/');
-    if (parts[2] !== 'up' || parts[3] !== 'request') return;
+    if (parts[2] !== 'up' || parts[3] !== 'request' || silentFor(parts[1] ?? '')) return;
     void svc.publish(`ocpp/${parts[1]}/dn/response/${parts[4]}/${parts[5]}`, { currentTime: new Date().toISOString() });
   });
   return svc;
@@ -55,4 +55,36 @@ export function deepJson(levels: number): string {
 /** Yields to the event loop (timers and I/O run), so loops in the tests can never spin in microtasks. */
 export function turn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * A good charge point calling Heartbeat in a loop until stopped: counts answers and failures. Each
+ * turn yields to the event loop, so a call that fails at once cannot spin in microtasks.
+ */
+export function heartbeatLoop(cp: RPCClient): { readonly ok: () => number; readonly failures: string[]; reached(n: number, ms: number): Promise<void>; stop(): Promise<void> } {
+  let ok = 0;
+  let running = true;
+  const failures: string[] = [];
+  const waiters: Array<{ n: number; resolve: () => void }> = [];
+  const loop = (async () => {
+    while (running) {
+      try {
+        await roundTrip(cp, 10_000);
+        ok++;
+        for (const w of waiters.splice(0)) if (ok >= w.n) w.resolve(); else waiters.push(w);
+      } catch (err) {
+        failures.push(String(err));
+      }
+      await turn();
+    }
+  })();
+  return {
+    ok: () => ok,
+    failures,
+    reached: (n, ms) => within(ok >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve })), ms, `${n} good round trips (have ${ok})`),
+    stop: async () => {
+      running = false;
+      await within(loop, 15_000, 'the end of the good charge point loop');
+    },
+  };
 }
