@@ -195,7 +195,8 @@ export class Connection {
     try {
       this.close('internal_error');
     } catch {
-      // The teardown failed after the close frame went out; its grace timer still ends the socket.
+      // ws refused to close (it is not open): make sure the socket goes.
+      this.#ws.terminate();
     }
   }
 
@@ -212,7 +213,8 @@ export class Connection {
     this.#ws.close(code, reason);
     const grace = this.#host.clock.setTimeout(() => this.#ws.terminate(), this.#limits.closeGraceMs);
     this.#ws.once('close', () => this.#host.clock.clearTimeout(grace));
-    this.#teardown(reason, code);
+    // Callers outside this connection (a replacement, a kick, a broker loss) must not inherit its failure.
+    this.#guard('close', () => this.#teardown(reason, code));
   }
 
   #onMessage(data: Buffer, isBinary: boolean): void {
