@@ -8,10 +8,10 @@ import type { Connection } from '../transport/connection.js';
 import type { Logger } from '../obs/log.js';
 import type { Metrics } from '../obs/metrics.js';
 import { performance } from 'node:perf_hooks';
-import type { BrokerPort } from './broker.js';
+import { PublishRefused, type BrokerPort } from './broker.js';
 import type { TopicLayout } from './topics.js';
 import type { MessageFormat } from './message-format.js';
-import { ClientLink, type BrokerEndpoint, type LinkLoss } from './client-link.js';
+import { ClientLink, LinkDropped, type BrokerEndpoint, type LinkLoss } from './client-link.js';
 
 /** mqtt.client_mode = per_client: how each charge point's own broker link is made. */
 export interface PerClientLinks {
@@ -70,6 +70,7 @@ export class Bridge {
     this.#log = log;
     this.#metrics = metrics;
     broker.setMessageHandler((topic, payload) => this.#onMessage(topic, payload));
+    broker.onPublishRefused?.((refused) => this.#publishRefused(refused));
   }
 
   /** per_client: links open now, from CONNACK until their DISCONNECT is done. */
@@ -112,6 +113,7 @@ export class Bridge {
         this.#links.set(conn, link);
         link.setMessageHandler((topic, payload) => this.#dispatch(topic, payload, link, () => (conn.closed ? undefined : conn), conn.cpId));
         link.onLost(onLost);
+        link.onPublishRefused((refused) => this.#publishRefused(refused));
       },
       release: () => {
         if (released) return;
@@ -221,7 +223,8 @@ export class Bridge {
     // A charge point's own link can die under a publish (the broker took the client id over, or is
     // going away): the shared connection carries it instead (QoS 1: at least once).
     let sent = port.publish(topic, payload, options);
-    if (port !== this.#broker) sent = sent.catch(() => this.#broker.publish(topic, payload, options));
+    // Not one the broker refused (that is the broker's decision, e.g. its ACL in per_client mode).
+    if (port !== this.#broker) sent = sent.catch((err: unknown) => (err instanceof PublishRefused ? Promise.reject(err) : this.#broker.publish(topic, payload, err instanceof LinkDropped ? { ...options, outstandingAtDrop: true } : options)));
     // One promise per publish on the hot path (no async wrappers): settled, counted, and drained() told.
     this.#pending++;
     return sent.then(
@@ -235,6 +238,12 @@ export class Bridge {
         throw err;
       },
     );
+  }
+
+  /** A publish the broker refused: dropped by the port, counted and logged here, once per publish. [SPEC §4] */
+  #publishRefused(refused: PublishRefused): void {
+    this.#metrics.publishRefused(refused.reason);
+    this.#log.warn({ topic: refused.topic, reason: refused.reason, detail: refused.message }, 'mqtt.publish_refused');
   }
 
   /** Counts work that drained() waits for beyond publishes: links closing. */

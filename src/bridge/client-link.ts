@@ -6,7 +6,9 @@
 // fight the broker's client-id takeover when another instance now serves the charge point.
 import type { Socket } from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import type { BrokerMessageHandler, BrokerPort, PublishOptions } from './broker.js';
+import { PublishRefused, type BrokerMessageHandler, type BrokerPort, type PublishOptions } from './broker.js';
+import { RefusedPublishes } from './refused-publishes.js';
+import { encodeLevel } from './topic-level.js';
 
 /** TLS and protocol settings shared by every connection to an external broker. */
 export interface BrokerEndpoint {
@@ -30,10 +32,28 @@ export function endpointOptions(e: BrokerEndpoint): IClientOptions {
   };
 }
 
-/** One publish through an MQTT.js client; MQTT 5 user properties only where the connection speaks 5. */
-export async function publishVia(client: MqttClient, qos: 0 | 1 | 2, v5: boolean, topic: string, payload: string, options?: PublishOptions): Promise<void> {
-  const properties = v5 && options?.userProperties ? { properties: { userProperties: { ...options.userProperties } } } : {};
-  await client.publishAsync(topic, payload, { qos, retain: options?.retain ?? false, ...properties });
+/**
+ * One publish through an MQTT.js client; MQTT 5 user properties only where the connection speaks 5.
+ * A publish the broker refuses rejects with PublishRefused (see RefusedPublishes).
+ */
+export async function publishVia(client: MqttClient, refusals: RefusedPublishes, qos: 0 | 1 | 2, v5: boolean, topic: string, payload: string, options?: PublishOptions): Promise<void> {
+  // User property values are UTF-8 strings that a broker validates like topics [MQTT-1.5.4-1..3]:
+  // they carry the same encoded text as the topic levels.
+  const properties = v5 && options?.userProperties ? { properties: { userProperties: encodeValues(options.userProperties) } } : {};
+  const unmark = options?.outstandingAtDrop === true ? refusals.suspect(topic, payload) : undefined;
+  try {
+    await client.publishAsync(topic, payload, { qos, retain: options?.retain ?? false, ...properties });
+  } catch (err) {
+    throw refusals.failure(err, topic);
+  } finally {
+    unmark?.();
+  }
+}
+
+function encodeValues(values: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key in values) out[key] = encodeLevel(values[key] as string);
+  return out;
 }
 
 /**
@@ -80,6 +100,9 @@ export class LinkRefused extends Error {
   }
 }
 
+/** A publish that was unacknowledged when the broker dropped its link (see PublishOptions.outstandingAtDrop). */
+export class LinkDropped extends Error {}
+
 /** Why a link ended without the gateway asking: another client took the client id, or the link died. */
 export type LinkLoss = 'taken_over' | 'lost';
 
@@ -106,9 +129,12 @@ export class ClientLink implements BrokerPort {
   /** Set once the charge point is gone: later messages stay in a persistent session, unacknowledged. */
   #detached = false;
   readonly #withheld = new WeakSet<object>();
+  readonly #refusals: RefusedPublishes;
 
   private constructor(client: MqttClient, o: ClientLinkOptions) {
     this.#client = client;
+    // The link never reconnects, so it never resends; the guard turns PUBACK refusals into PublishRefused.
+    this.#refusals = new RefusedPublishes(client, `the broker link of ${o.clientId}`);
     this.#qos = o.endpoint.qos;
     this.#v5 = o.endpoint.protocolVersion === 5;
     // Listening from the start: a persistent session's backlog may arrive in the same read as CONNACK.
@@ -202,7 +228,18 @@ export class ClientLink implements BrokerPort {
 
   async publish(topic: string, payload: string, options?: PublishOptions): Promise<void> {
     if (!this.#connected || this.#closing !== undefined) throw new Error(`the broker link of ${this.#client.options.clientId ?? ''} is closed`);
-    await publishVia(this.#client, this.#qos, this.#v5, topic, payload, options);
+    try {
+      await publishVia(this.#client, this.#refusals, this.#qos, this.#v5, topic, payload, options);
+    } catch (err) {
+      // Unacknowledged when the broker dropped this link (not a takeover): it may be what the broker
+      // dropped it for. The shared connection may still carry it, but refuses it at its first drop.
+      if (this.#loss === 'lost' && !(err instanceof PublishRefused)) throw new LinkDropped(`the broker dropped the link of ${this.#client.options.clientId ?? ''} with this publish unacknowledged`);
+      throw err;
+    }
+  }
+
+  onPublishRefused(listener: (refused: PublishRefused) => void): void {
+    this.#refusals.onRefused(listener);
   }
 
   /** The link subscribes once, in open(); the charge point's filter is its only subscription. */

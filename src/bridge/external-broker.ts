@@ -1,11 +1,13 @@
 // An external broker reached with MQTT.js: the shared connection for all charge points (client_mode
 // shared), or the gateway's control connection beside the per-charge-point links (per_client). [SPEC §7]
 // MQTT.js re-subscribes after a reconnect (clean session) and keeps QoS>0 publishes made while
-// offline in its outgoing store, sending them once connected.
+// offline in its outgoing store, sending them once connected; a publish the broker refuses is
+// dropped rather than resent forever (RefusedPublishes).
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
-import type { BrokerMessageHandler, BrokerPort, PublishOptions } from './broker.js';
+import type { BrokerMessageHandler, BrokerPort, PublishOptions, PublishRefused } from './broker.js';
+import { RefusedPublishes } from './refused-publishes.js';
 import { endBounded, endpointOptions, publishVia, type BrokerEndpoint } from './client-link.js';
 import { StartupError } from '../transport/listen.js';
 import { Backoff } from './backoff.js';
@@ -28,10 +30,12 @@ export class ExternalBroker implements BrokerPort {
   readonly #qos: 0 | 1 | 2;
   readonly #listeners: Array<(connected: boolean) => void> = [];
   readonly #v5: boolean;
+  readonly #refusals: RefusedPublishes;
   #connected = false;
 
   private constructor(client: MqttClient, o: ExternalBrokerOptions) {
     this.#client = client;
+    this.#refusals = new RefusedPublishes(client, 'the shared broker connection');
     this.#qos = o.qos;
     this.#v5 = o.protocolVersion === 5;
     const backoff = new Backoff(o.reconnectPeriodMs, o.reconnectMaxMs, o.reconnectJitter);
@@ -100,7 +104,11 @@ export class ExternalBroker implements BrokerPort {
   }
 
   publish(topic: string, payload: string, options?: PublishOptions): Promise<void> {
-    return publishVia(this.#client, this.#qos, this.#v5, topic, payload, options);
+    return publishVia(this.#client, this.#refusals, this.#qos, this.#v5, topic, payload, options);
+  }
+
+  onPublishRefused(listener: (refused: PublishRefused) => void): void {
+    this.#refusals.onRefused(listener);
   }
 
   async subscribe(filter: string): Promise<void> {

@@ -60,6 +60,7 @@ export class Metrics {
   readonly #queueDrops: Counter;
   readonly #counted: Counter<'what'>;
   readonly #publishes: Counter<'result'>;
+  readonly #publishesRefused: Counter<'reason'>;
   readonly #roundTrip: Histogram<'direction' | 'action'>;
   readonly #publishLatency: Histogram;
   /**
@@ -106,6 +107,7 @@ export class Metrics {
     this.#queueDrops = counter('queue_drops_total', 'Service CALLs refused because the charge point\'s queue was full.');
     this.#counted = counter('flow_events_total', 'concurrent_forwarded: a CP CALL forwarded while another of its CALLs was pending (upstream.concurrent_calls forward); retransmission: a downstream CALL re-sent (dnstream.max_retries).', ['what']);
     this.#publishes = counter('mqtt_publishes_total', 'Publishes to the broker, by result.', ['result']);
+    this.#publishesRefused = counter('publishes_refused_total', 'Publishes the broker refused, dropped instead of resent: connection_dropped (the broker dropped the connection each time the publish was outstanding), puback_0x.. (an MQTT 5 PUBACK reason code).', ['reason']);
     this.#roundTrip = new Histogram({
       name: 'ocpp_gateway_round_trip_seconds',
       help: 'CALL to answer: upstream = a charge point CALL until the service\'s answer is sent to it; dnstream = a service CALL sent to the charge point until its answer.',
@@ -167,6 +169,7 @@ export class Metrics {
   validationFailure(direction: Direction, code: string): void { this.#validation.inc({ direction, code }); }
   timeout(direction: Direction): void { this.#timeouts.inc({ direction }); }
   counted(what: 'concurrent_forwarded' | 'retransmission'): void { this.#counted.inc({ what }); }
+  publishRefused(reason: string): void { this.#publishesRefused.inc({ reason }); }
   publishResult(ok: boolean, seconds: number): void {
     if (ok) {
       this.#publishOk ??= this.#publishes.labels({ result: 'ok' });
