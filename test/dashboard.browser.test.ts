@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
-import { chargePoint, startTestGateway } from './support/harness.js';
+import { basic, chargePoint, rawSocket, startTestGateway } from './support/harness.js';
 import { defer } from './support/cleanup.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -68,5 +68,31 @@ test('[SPEC §9] dashboard: a CP appears, its page shows the live trace of a Tri
   await page.goto(`${apiUrl}/#`);
   await page.getByRole('link', { name: 'CP-DASH' }).waitFor();
   await page.screenshot({ path: `${ARTIFACTS}dashboard-list.png`, fullPage: true });
+  assert.deepEqual(pageErrors, []);
+});
+
+test('[SPEC §8] dashboard: a cpId with a bidi override and a user name with terminal controls are shown escaped, as text', { timeout: 60_000, skip: available ? false : `${CHROMIUM} not installed (apt-get install chromium)` }, async (t) => {
+  const { ocppUrl, apiUrl } = await startTestGateway(t, { 'auth.username_must_match': false });
+  // The cpId door admits bidi controls (C0/C1 are refused there); a user name may hold any byte.
+  const cpId = 'CP\u202eLIVE<img src=x onerror=alert(1)>';
+  await rawSocket(t, `${ocppUrl}/${encodeURIComponent(cpId)}`, ['ocpp1.6'], { headers: { authorization: basic('op\u001b[31m\u009b<i>', 'pw') } });
+  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  defer(t, () => browser.close());
+  const page = await browser.newPage();
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto(`${apiUrl}/`);
+  const link = page.locator('#rows a').first();
+  await link.waitFor({ timeout: 10_000 });
+  assert.equal(await link.textContent(), 'CP\\u202eLIVE<img src=x onerror=alert(1)>', 'escaped, and markup as text');
+  assert.equal(await page.locator('#rows img').count(), 0, 'no element made from a cpId');
+  await link.click();
+  await page.locator('#cp-title', { hasText: 'LIVE' }).waitFor({ timeout: 10_000 });
+  assert.equal(await page.locator('#cp-title').textContent(), 'CP\\u202eLIVE<img src=x onerror=alert(1)>');
+  assert.equal(await page.locator('#cp-view img').count(), 0);
+  const user = page.locator('#cp-info dt', { hasText: 'Username' }).locator('xpath=following-sibling::dd[1]');
+  await user.waitFor({ timeout: 10_000 });
+  assert.equal(await user.textContent(), 'op\\x1b[31m\\x9b<i>');
+  assert.equal(await page.locator('#cp-info i').count(), 0);
   assert.deepEqual(pageErrors, []);
 });
