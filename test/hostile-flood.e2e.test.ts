@@ -93,6 +93,8 @@ test('[SPEC §8] flood of CALLs failing validation: each answered, events capped
   assert.equal(await metric(gw, 'rejected_messages_total', 'validation_failed'), FRAMES, 'every rejection is counted');
   assert.equal(await metric(gw, 'rejected_events_suppressed_total', 'validation_failed'), FRAMES - 20);
   assert.equal(svc.received.filter((m) => m.topic.startsWith('ocpp/ATK-INVALID/up/')).length, 0);
+  // Its event/rejected publishes count toward ocpp.max_inflight_publishes (8 here): reading paused for them.
+  assert.ok(await metric(gw, 'read_pauses_total', 'publishes') > 0, 'event publishes hold reading');
   assert.deepEqual(loop.failures, []);
   assert.ok(heapAfterGc() - baseline < HEAP_SLACK, `heap grew by ${((heapAfterGc() - baseline) / 1e6).toFixed(1)} MB`);
 });
@@ -118,6 +120,8 @@ test('[SPEC §5, §8] flood of retransmissions of one pending CALL: published on
   assert.equal(published + suppressed, FRAMES, 'every retransmission is either published or in a summary');
   assert.ok(published <= 20 * (summaries.length + 1), `${published} events for ${summaries.length} summaries`);
   assert.equal(svc.received.filter((m) => m.topic === 'ocpp/SILENT-DUP/up/request/Heartbeat/dup').length, 1, 'the CALL is published once');
+  // 5,001 frames sent at once: read ocpp.max_frames_per_turn (100) a turn at a time.
+  assert.ok(await metric(gw, 'read_pauses_total', 'frames') > 0, 'the burst was read in turns');
   assert.deepEqual(loop.failures, []);
   assert.ok(heapAfterGc() - baseline < HEAP_SLACK, `heap grew by ${((heapAfterGc() - baseline) / 1e6).toFixed(1)} MB`);
 });

@@ -18,6 +18,8 @@ export interface ConnectionLimits {
   readonly keepaliveFollowHeartbeat: boolean;
   readonly maxOutboundBuffer: number;
   readonly maxInflightPublishes: number;
+  /** ocpp.max_frames_per_turn: frames read from one charge point per event-loop turn before it yields. */
+  readonly maxFramesPerTurn: number;
   /** ocpp.max_rejected_events per ocpp.rejected_events_window (0 = unlimited). */
   readonly maxRejectedEvents: number;
   readonly rejectedEventsWindowMs: number;
@@ -69,6 +71,27 @@ export const MAX_TRACE_LISTENERS = 8;
 /** Where an exception entered the connection: for the cp.internal_error line and its metric. */
 export type ConnectionEntry = 'frame' | 'service' | 'timer' | 'publish' | 'socket' | 'close';
 
+/** Why reading from a charge point is paused; it resumes when no hold is left. */
+const HOLD_PUBLISHES = 1;
+const HOLD_TURN = 2;
+
+/**
+ * The event-loop turn, advanced by one shared setImmediate while frames arrive (not one per
+ * connection): a connection that read max_frames_per_turn frames in this turn yields to the others.
+ */
+let loopTurn = 0;
+let turnScheduled = false;
+function currentTurn(): number {
+  if (!turnScheduled) {
+    turnScheduled = true;
+    setImmediate(() => {
+      loopTurn++;
+      turnScheduled = false;
+    });
+  }
+  return loopTurn;
+}
+
 const WS_ERROR_REASONS: Record<string, CloseReason> = {
   WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 'frame_too_large',
   WS_ERR_INVALID_UTF8: 'invalid_utf8',
@@ -92,7 +115,10 @@ export class Connection {
   #keepalive: unknown;
   #lastPingAt: number;
   #inflightPublishes = 0;
-  #paused = false;
+  /** HOLD_* bits: reading is paused while any is set. */
+  #holds = 0;
+  #turn = -1;
+  #framesThisTurn = 0;
   #closed = false;
   #wsErrorReason: CloseReason | undefined;
   #inBytes = 0;
@@ -219,6 +245,16 @@ export class Connection {
 
   #onMessage(data: Buffer, isBinary: boolean): void {
     if (this.#closed) return;
+    // [SPEC §8] fairness: one charge point's burst is read a turn at a time, the others' frames in between.
+    const turn = currentTurn();
+    if (turn !== this.#turn) {
+      this.#turn = turn;
+      this.#framesThisTurn = 0;
+    }
+    if (++this.#framesThisTurn === this.#limits.maxFramesPerTurn) {
+      this.#hold(HOLD_TURN, 'frames');
+      setImmediate(() => this.#guard('timer', () => this.#release(HOLD_TURN)));
+    }
     const now = this.#host.clock.now();
     this.lastSeenAt = now;
     this.counters.framesIn++;
@@ -329,11 +365,7 @@ export class Connection {
    * event/rejected): at max_inflight_publishes reading from its socket pauses until the broker catches up.
    */
   #track(sent: Promise<void>, onFailed?: (err: unknown) => void): void {
-    this.#inflightPublishes++;
-    if (!this.#paused && this.#inflightPublishes >= this.#limits.maxInflightPublishes && !this.#closed) {
-      this.#paused = true;
-      this.#ws.pause();
-    }
+    if (++this.#inflightPublishes >= this.#limits.maxInflightPublishes && (this.#holds & HOLD_PUBLISHES) === 0) this.#hold(HOLD_PUBLISHES, 'publishes');
     sent.then(
       () => this.#guard('publish', () => this.#published()),
       (err: unknown) => this.#guard('publish', () => {
@@ -377,10 +409,21 @@ export class Connection {
 
   #published(): void {
     this.#inflightPublishes--;
-    if (this.#paused && this.#inflightPublishes < this.#limits.maxInflightPublishes / 2) {
-      this.#paused = false;
-      if (!this.#closed) this.#ws.resume();
-    }
+    if ((this.#holds & HOLD_PUBLISHES) !== 0 && this.#inflightPublishes < this.#limits.maxInflightPublishes / 2) this.#release(HOLD_PUBLISHES);
+  }
+
+  /** Stops reading from this charge point (backpressure, or its turn is used up); counted. */
+  #hold(hold: number, why: 'publishes' | 'frames'): void {
+    if (this.#closed) return;
+    if (this.#holds === 0) this.#ws.pause();
+    this.#holds |= hold;
+    this.#host.metrics.readPaused(why);
+  }
+
+  #release(hold: number): void {
+    if ((this.#holds & hold) === 0) return;
+    this.#holds &= ~hold;
+    if (this.#holds === 0 && !this.#closed) this.#ws.resume();
   }
 
   #arm(timer: TimerKey, at: number): void {

@@ -137,6 +137,7 @@ export class OcppServer {
       keepaliveFollowHeartbeat: o.keepalive_follow_heartbeat,
       maxOutboundBuffer: o.max_outbound_buffer,
       maxInflightPublishes: o.max_inflight_publishes,
+      maxFramesPerTurn: o.max_frames_per_turn,
       maxRejectedEvents: o.max_rejected_events,
       rejectedEventsWindowMs: o.rejected_events_window,
       maxCpLogLines: deps.config.log.max_cp_lines,
