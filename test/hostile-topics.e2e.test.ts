@@ -12,6 +12,8 @@ import { pino } from 'pino';
 import { loadConfig } from '../src/config/load.js';
 import { startGateway, type Gateway } from '../src/gateway.js';
 import { decodeLevel } from '../src/bridge/topics.js';
+import { ExternalBroker } from '../src/bridge/external-broker.js';
+import { PublishRefused } from '../src/bridge/broker.js';
 import { chargePoint, EPHEMERAL, rawSocket, Service, until, upgradeStatus, within } from './support/harness.js';
 import { findBinary, startMosquitto, startNats, startRabbitMq } from './support/brokers.js';
 import { defer } from './support/cleanup.js';
@@ -214,5 +216,28 @@ for (const [version, kind, mode] of [['3.1.1', 'too_big', 'shared'], ['5', 'too_
     assert.equal(lines[0]?.topic, 'ocpp/BAD-1/up/request/DataTransfer/refused-1');
     if (kind === 'acl') assert.equal(good.state.failed, 0, 'a PUBACK refusal does not touch the connection');
     assert.equal(gw.ready().ready, true);
+  });
+}
+
+for (const version of [4, 5] as const) {
+  test(`[SPEC §4] mosquitto ${version === 4 ? '3.1.1' : '5'}: the broker port drops a raw topic Mosquitto disconnects for (\\x01): PublishRefused once, then the connection carries the next publish`, { timeout: 30_000, skip: findBinary('mosquitto') === undefined }, async (t) => {
+    const mosq = await startMosquitto(t);
+    const port = await ExternalBroker.start({
+      url: mosq.url, qos: 1, keepaliveMs: 30_000, protocolVersion: version, tls: { rejectUnauthorized: true }, clientId: '', username: '', password: '',
+      reconnectPeriodMs: 50, reconnectMaxMs: 200, reconnectJitter: 0, connectTimeoutMs: 5000,
+    });
+    defer(t, () => port.close(100));
+    const reported: PublishRefused[] = [];
+    port.onPublishRefused((r) => reported.push(r));
+    const svc = await Service.connect(t, mosq.url, ['ocpp/#']);
+    // Not through the encoder: the port itself must survive what the broker refuses.
+    const refused = await within(port.publish('ocpp/x\u0001y/event/rejected', '{}').then(() => undefined, (err: unknown) => err), 'the refused publish to fail');
+    assert.ok(refused instanceof PublishRefused, String(refused));
+    assert.equal(refused.reason, 'connection_dropped');
+    await within(port.publish('ocpp/after/status', '{"ok":true}'), 'the next publish to be acknowledged');
+    assert.deepEqual((await svc.waitFor('ocpp/after/status')).json, { ok: true });
+    assert.equal(reported.length, 1);
+    assert.equal(reported[0], refused);
+    assert.equal(port.isConnected(), true);
   });
 }

@@ -27,7 +27,7 @@ interface ReasonCodeError extends Error {
 export class RefusedPublishes {
   readonly #client: MqttClient;
   readonly #label: string;
-  /** Message ids of QoS>0 publishes written on the current connection. */
+  /** Message ids of QoS>0 publishes written on the current connection and not acknowledged yet. */
   #written = new Set<number>();
   /** Message id -> the stored packet that was unacknowledged at an earlier drop. */
   readonly #struck = new Map<number, object>();
@@ -42,6 +42,10 @@ export class RefusedPublishes {
     this.#label = label;
     client.on('packetsend', (packet) => {
       if (packet.cmd === 'publish' && packet.qos > 0 && packet.messageId !== undefined) this.#written.add(packet.messageId);
+    });
+    // Acknowledged: no longer outstanding (keeps the set as small as what is in flight).
+    client.on('packetreceive', (packet) => {
+      if ((packet.cmd === 'puback' || packet.cmd === 'pubcomp') && packet.messageId !== undefined) this.#written.delete(packet.messageId);
     });
     // MQTT 5: the broker may say why before it closes (0x90 topic name invalid, 0x95 packet too large).
     client.on('disconnect', (packet) => {
