@@ -125,12 +125,12 @@ export class Connection {
   /** An exception closed (or hit) this connection: it is logged once. */
   #failed = false;
   readonly #maxJsonDepth: number | undefined;
-  /** Timers whose callbacks run guarded: an exception in one closes this connection only. */
-  readonly #guardedClock: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
-  /** Log lines this charge point causes, rate-limited per event id. */
-  readonly #cpLog: CpLog;
-  /** event/rejected messages for this charge point, and the timer of the next summary. */
-  readonly #rejectedBudget: WindowBudget;
+  /**
+   * Log lines this charge point causes, rate-limited per event id, and its event/rejected budget with
+   * the timer of the next summary. Made on first use: most connections never need them.
+   */
+  #cpLogMade: CpLog | undefined;
+  #rejectedBudgetMade: WindowBudget | undefined;
   #rejectedSummary: unknown;
   // Made on first use: most connections never have a trace listener, an API call or a close listener,
   // and an empty Map or Set costs ~200 bytes per connection (measured with heap snapshots).
@@ -151,14 +151,6 @@ export class Connection {
     this.#lastPingAt = this.connectedAt;
     this.channel = new Channel({ ...channelOptions, spec: PROTOCOLS[info.protocol] });
     this.#maxJsonDepth = channelOptions.maxJsonDepth;
-    const clock = host.clock;
-    this.#guardedClock = {
-      now: () => clock.now(),
-      setTimeout: (fn, ms) => clock.setTimeout(() => this.#guard('timer', fn), ms),
-      clearTimeout: (handle) => clock.clearTimeout(handle),
-    };
-    this.#cpLog = new CpLog(host.log, { cpId: this.cpId, maxLines: limits.maxCpLogLines, windowMs: limits.cpLogWindowMs, clock: this.#guardedClock, onDropped: (msg) => host.metrics.logSuppressed(msg) });
-    this.#rejectedBudget = new WindowBudget(limits.maxRejectedEvents, limits.rejectedEventsWindowMs);
 
     // [SPEC §8] every way into this connection goes through #guard.
     ws.on('message', (data, isBinary) => this.#guard('frame', () => this.#onMessage(data as Buffer, isBinary)));
@@ -176,10 +168,27 @@ export class Connection {
 
   #expiry: unknown;
 
+  /** A timer whose callback runs guarded: an exception in it closes this connection only. */
+  #setTimer(fn: () => void, ms: number): unknown {
+    return this.#host.clock.setTimeout(() => this.#guard('timer', fn), ms);
+  }
+
+  get #cpLog(): CpLog {
+    return (this.#cpLogMade ??= new CpLog(this.#host.log, {
+      cpId: this.cpId, maxLines: this.#limits.maxCpLogLines, windowMs: this.#limits.cpLogWindowMs,
+      clock: { now: () => this.#host.clock.now(), setTimeout: (fn, ms) => this.#setTimer(fn, ms), clearTimeout: (h) => this.#host.clock.clearTimeout(h) },
+      onDropped: (msg) => this.#host.metrics.logSuppressed(msg),
+    }));
+  }
+
+  get #rejectedBudget(): WindowBudget {
+    return (this.#rejectedBudgetMade ??= new WindowBudget(this.#limits.maxRejectedEvents, this.#limits.rejectedEventsWindowMs));
+  }
+
   #armExpiry(at: number): void {
     // setTimeout holds at most ~24.8 days; longer waits re-arm.
     const delay = Math.min(Math.max(0, at - this.#host.clock.now()), 2 ** 31 - 1);
-    this.#expiry = this.#guardedClock.setTimeout(() => {
+    this.#expiry = this.#setTimer(() => {
       if (this.#host.clock.now() >= at) this.close('expired');
       else this.#armExpiry(at);
     }, delay);
@@ -388,7 +397,7 @@ export class Connection {
       return;
     }
     this.#host.metrics.rejectedSuppressed(r.reason);
-    this.#rejectedSummary ??= this.#guardedClock.setTimeout(() => {
+    this.#rejectedSummary ??= this.#setTimer(() => {
       this.#rejectedSummary = undefined;
       this.#summariseRejected();
     }, Math.max(0, this.#rejectedBudget.windowEndsAt - now));
@@ -400,7 +409,7 @@ export class Connection {
       this.#host.clock.clearTimeout(this.#rejectedSummary);
       this.#rejectedSummary = undefined;
     }
-    const tally = this.#rejectedBudget.drain();
+    const tally = this.#rejectedBudgetMade?.drain();
     if (tally === undefined) return;
     const count = total(tally);
     const detail = `${count} event/rejected message(s) suppressed (ocpp.max_rejected_events ${this.#limits.maxRejectedEvents} per ${this.#limits.rejectedEventsWindowMs} ms)`;
@@ -429,7 +438,7 @@ export class Connection {
   #arm(timer: TimerKey, at: number): void {
     this.#disarm(timer);
     const delay = Math.max(0, at - this.#host.clock.now());
-    this.#timers.set(timer, this.#guardedClock.setTimeout(() => {
+    this.#timers.set(timer, this.#setTimer(() => {
       this.#timers.delete(timer);
       if (!this.#closed) this.#run(this.channel.handle({ kind: 'timer', timer }, this.#host.clock.now()));
     }, delay));
@@ -476,7 +485,7 @@ export class Connection {
     this.#timers.clear();
     try {
       this.#summariseRejected();
-      this.#cpLog.flush();
+      this.#cpLogMade?.flush();
       this.#run(this.channel.handle({ kind: 'disconnected' }, this.#host.clock.now()));
     } finally {
       // Even when the above threw (crash isolation reports it), the gateway lets go of this connection.
