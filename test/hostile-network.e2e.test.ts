@@ -4,6 +4,7 @@
 // variants, and a good charge point keeps its round trips. [SPEC §2, §3, §8]
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -15,7 +16,7 @@ import { createLogger } from '../src/obs/log.js';
 import { EmbeddedBroker } from '../src/bridge/embedded-broker.js';
 import { escapeControls, jsonForTerminal, SHOWN_JS } from '../src/api/escape.js';
 import { defer } from './support/cleanup.js';
-import { chargePoint, Service, startTestGateway, upgradeStatus, within } from './support/harness.js';
+import { basic, chargePoint, Service, startTestGateway, upgradeStatus, within } from './support/harness.js';
 import { EPHEMERAL_FLAGS, run } from './support/process.js';
 
 const T = { timeout: 30_000 };
@@ -329,6 +330,39 @@ test('[SPEC §8] secrets never appear in logs or startup errors: mqtt.url creden
   assert.equal(await within(unreachable.exit, 'the start against an unreachable broker to fail', 25_000), 1);
   assert.match(unreachable.stderr(), /mqtt:\/\/csms:\*\*\*@127\.0\.0\.1:\d+ \(mqtt\.url\): no connection within/);
   clean('an unreachable broker', unreachable.stdout() + unreachable.stderr());
+});
+
+/** A WebSocket upgrade by hand, for the status and the body of a refusal. */
+function upgradeWithBody(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  const u = new URL(url);
+  return within(new Promise((resolve, reject) => {
+    const req = request({
+      host: u.hostname, port: u.port, path: u.pathname,
+      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64'), 'sec-websocket-protocol': 'ocpp1.6', ...headers },
+    });
+    req.once('upgrade', (_res, socket) => { socket.destroy(); resolve({ status: 101, body: '' }); });
+    req.once('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.once('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.once('error', reject);
+    req.end();
+  }), `the upgrade of ${url}`);
+}
+
+test('[SPEC §8] a refusal never carries a secret: the auth service URL\'s password stays out of the 401 body, event/rejected and the log', T, async (t) => {
+  const lines: string[] = [];
+  const gw = await gatewayWithLog(t, [['auth.provider', 'http'], ['auth.http.url', 'http://gw:Auth-S3cret-pw@127.0.0.1:9/auth']], lines);
+  const svc = await Service.connect(t, `mqtt://127.0.0.1:${gw.addresses.mqtt?.port ?? 0}`, ['ocpp/+/event/rejected']);
+  const r = await upgradeWithBody(`ws://127.0.0.1:${gw.addresses.ocpp?.port ?? 0}/ocpp/CP1`, { authorization: basic('CP1', 'guess') });
+  assert.equal(r.status, 401);
+  const event = await svc.waitFor('ocpp/CP1/event/rejected');
+  for (const [what, text] of [['body', r.body], ['event', event.text], ['log', lines.join('')]] as const) {
+    assert.ok(!text.includes('Auth-S3cret-pw'), `${what}: ${text}`);
+  }
+  assert.match(event.text, /unauthorized|auth service/);
 });
 
 // ---- client strings shown to an operator ----

@@ -18,7 +18,7 @@ import type { Attachment, Bridge } from '../bridge/bridge.js';
 import { LinkRefused } from '../bridge/client-link.js';
 import type { Clock } from '../session/clock.js';
 import type { Registry } from '../session/registry.js';
-import type { Logger } from '../obs/log.js';
+import { configSecrets, redactText, type Logger } from '../obs/log.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { Admission } from './admission.js';
 import { Connection, type ConnectionHost, type ConnectionLimits } from './connection.js';
@@ -91,6 +91,8 @@ export class OcppServer {
   readonly #limits: ConnectionLimits;
   readonly #trustedProxies: ReadonlySet<string>;
   readonly #origins: OriginPolicy;
+  /** Configured secrets, kept out of refusal details (they go to the client, the log and MQTT). [SPEC §8] */
+  readonly #secrets: readonly string[];
   #unwatchTls: (() => void) | undefined;
   #accepting = true;
 
@@ -129,6 +131,7 @@ export class OcppServer {
     });
     this.#trustedProxies = new Set(o.trusted_proxies);
     this.#origins = new OriginPolicy(o.allowed_origins);
+    this.#secrets = configSecrets(deps.config);
     this.#proxyFront = o.proxy_protocol ? createNetServer({ noDelay: true }, (socket) => this.#readProxyHeader(socket)) : undefined;
     this.#forwardedCas = deps.listener.name === 'ws' && deps.listener.profile === 3 ? readCaCertificates(deps.config.ocpp.tls.ca_file) : [];
     this.#limits = {
@@ -355,11 +358,14 @@ export class OcppServer {
   #refuse(socket: Duplex, r: Refusal): void {
     const { metrics, log, bridge } = this.#d;
     const status = UPGRADE_REFUSALS[r.refusal].status;
+    // A detail may quote an error that quotes a URL with its password (the auth service's, say), and
+    // the body goes to whoever knocked.
+    const detail = redactText(r.detail, this.#secrets);
     metrics.upgradeRefused(r.refusal);
-    log.info({ cpId: r.cpId, reason: r.refusal, status, detail: r.detail, listener: this.#d.listener.name }, 'cp.upgrade_refused');
-    if (r.cpId !== undefined) bridge.publishEvent(r.cpId, 'rejected', { cpId: r.cpId, reason: r.refusal, status, detail: r.detail }).catch(() => undefined);
+    log.info({ cpId: r.cpId, reason: r.refusal, status, detail, listener: this.#d.listener.name }, 'cp.upgrade_refused');
+    if (r.cpId !== undefined) bridge.publishEvent(r.cpId, 'rejected', { cpId: r.cpId, reason: r.refusal, status, detail }).catch(() => undefined);
     if (socket.destroyed) return;
-    const body = `${r.refusal}: ${r.detail}\n`;
+    const body = `${r.refusal}: ${detail}\n`;
     const auth = status === 401 ? 'WWW-Authenticate: Basic realm="ocpp-gateway", charset="UTF-8"\r\n' : '';
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
