@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { DEFAULT_MAX_JSON_DEPTH, decodeFrame, encodeCall, exceedsJsonDepth, encodeCallError, encodeCallResult, lastElementText, type DecodeProblem } from '../src/ocpp/codec.js';
 import { PROTOCOLS } from '../src/ocpp/protocols.js';
 
@@ -117,6 +118,8 @@ const depthRows: Array<[string, string, number, boolean]> = [
   ['frame of depth 4 at bound 3', '[2,"a","X",{"k":[[1]]}]', 3, true],
   ['brackets inside strings do not count', '[2,"[[[[","X",{"s":"{{{{[[[["}]', 2, false],
   ['escaped quote keeps the string open', '[2,"a","X",{"s":"\\"[[[["}]', 2, false],
+  ['escaped backslash then escaped quote keeps it open', '[2,"a","X",{"s":"\\\\\\"[[[["}]', 2, false],
+  ['unterminated string: nothing more to count (JSON.parse refuses it)', '[2,"a","X",{"s":"[[[[}]', 2, false],
   ['escaped backslash closes the string', '[2,"a","X",{"s":"\\\\",  "t":[[1]]}]', 3, true],
   ['unicode escape is skipped as text', '[2,"a","X",{"s":"\\u005b\\u005b"}]', 2, false],
   ['depth counts nesting, not brackets in total', `[${Array.from({ length: 50 }, () => '[1]').join(',')}]`, 2, false],
@@ -167,4 +170,15 @@ test('decode: a CALLERROR keeps errorDetails as the text it was sent in', () => 
   const r = decodeFrame('[4,"a","GenericError","x", {"n": 1.50, "s":"]"} ]', v16);
   assert.ok(r.ok && r.frame.type === 4);
   if (r.ok && r.frame.type === 4) assert.equal(r.frame.errorDetailsText, '{"n": 1.50, "s":"]"}');
+});
+
+test('depth scan agrees with the depth of the parsed value (generated JSON, strings with quotes and backslashes)', () => {
+  const depthOf = (v: unknown): number => (typeof v === 'object' && v !== null ? 1 + Math.max(0, ...Object.values(v).map(depthOf)) : 0);
+  fc.assert(
+    fc.property(fc.jsonValue({ maxDepth: 8 }), fc.integer({ min: 1, max: 9 }), (value, bound) => {
+      const text = JSON.stringify([2, 'id', 'X', value]);
+      assert.equal(exceedsJsonDepth(text, bound), depthOf([value]) > bound, text);
+    }),
+    { numRuns: 2000 },
+  );
 });

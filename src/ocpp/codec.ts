@@ -98,17 +98,19 @@ interface DepthExcess {
  * afterwards. Returns undefined when the text stays within maxDepth (the frame's own array is 1).
  */
 function depthExcess(text: string, maxDepth: number): DepthExcess | undefined {
+  if (fewOpeners(text, maxDepth)) return undefined;
   let depth = 0;
-  let inString = false;
   let firstComma = -1;
   let secondComma = -1;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92) i++; // backslash: the next character is escaped
-      else if (c === 34) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 91 || c === 123) {
+    if (c === 34) {
+      // A string: jump to its closing quote (most of a JSON text is strings; indexOf is fast).
+      let end = text.indexOf('"', i + 1);
+      while (end !== -1 && isEscaped(text, end)) end = text.indexOf('"', end + 1);
+      if (end === -1) return undefined; // unterminated: JSON.parse refuses it
+      i = end;
+    } else if (c === 91 || c === 123) {
       if (++depth > maxDepth) return { prefixEnd: secondComma >= 0 ? secondComma : firstComma };
     } else if ((c === 93 || c === 125) && depth > 0) depth--; // stray closers cannot hide depth
     else if (c === 44 && depth === 1) {
@@ -117,6 +119,24 @@ function depthExcess(text: string, maxDepth: number): DepthExcess | undefined {
     }
   }
   return undefined;
+}
+
+/** A quote preceded by an odd number of backslashes is part of the string. */
+function isEscaped(text: string, quote: number): boolean {
+  let backslashes = 0;
+  for (let j = quote - 1; j >= 0 && text.charCodeAt(j) === 92; j--) backslashes++;
+  return backslashes % 2 === 1;
+}
+
+/**
+ * The fast path for the usual frame: nesting cannot exceed the number of `[` and `{` in the text
+ * (strings included), and indexOf counts those far faster than a character loop walks the text.
+ */
+function fewOpeners(text: string, limit: number): boolean {
+  let n = 0;
+  for (let i = text.indexOf('{'); i !== -1; i = text.indexOf('{', i + 1)) if (++n > limit) return false;
+  for (let i = text.indexOf('['); i !== -1; i = text.indexOf('[', i + 1)) if (++n > limit) return false;
+  return true;
 }
 
 /** True when JSON text nests arrays/objects deeper than maxDepth (linear scan, nothing parsed). */
