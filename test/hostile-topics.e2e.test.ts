@@ -187,12 +187,12 @@ async function refusingMosquitto(t: TestContext, kind: 'too_big' | 'acl') {
   return mosq;
 }
 
-for (const [version, kind, mode] of [['3.1.1', 'too_big', 'shared'], ['5', 'too_big', 'shared'], ['3.1.1', 'too_big', 'per_client'], ['5', 'acl', 'shared'], ['5', 'acl', 'per_client']] as const) {
+for (const [version, kind, mode] of [['3.1.1', 'too_big', 'shared'], ['5', 'too_big', 'shared'], ['3.1.1', 'too_big', 'per_client'], ['5', 'too_big', 'per_client persistent'], ['5', 'acl', 'shared'], ['5', 'acl', 'per_client']] as const) {
   const reason = kind === 'acl' ? 'puback_0x87' : 'connection_dropped';
   test(`[SPEC §4] mosquitto ${version} ${mode}: a publish the broker refuses (${kind === 'acl' ? 'PUBACK 0x87' : 'over max_packet_size'}) is dropped, counted, logged once; the good CP keeps its heartbeats`, { timeout: 60_000, skip: findBinary('mosquitto') === undefined }, async (t) => {
     const mosq = await refusingMosquitto(t, kind);
     const { gw, ocppUrl, logs } = await startLoggedGateway(t, {
-      'mqtt.url': mosq.url, 'mqtt.protocol_version': version, 'mqtt.client_mode': mode, message_format_checking: 'disable',
+      'mqtt.url': mosq.url, 'mqtt.protocol_version': version, 'mqtt.client_mode': mode === 'shared' ? 'shared' : 'per_client', 'mqtt.per_client.persistent_session': mode === 'per_client persistent', message_format_checking: 'disable',
       'mqtt.reconnect_period': '100ms', 'mqtt.reconnect_max': '200ms',
     });
     const good = await heartbeats(t, mosq.url, ocppUrl, 'GOOD-1', version === '5');
@@ -200,7 +200,7 @@ for (const [version, kind, mode] of [['3.1.1', 'too_big', 'shared'], ['5', 'too_
     bad.send(JSON.stringify([2, 'refused-1', 'DataTransfer', { vendorId: 'v', data: 'A'.repeat(kind === 'too_big' ? 8000 : 10) }]));
     // The charge point is not told its CALL was delivered: a CALLERROR (never a CALLRESULT); in
     // per_client mode the broker drops the charge point's own link, and the gateway closes it.
-    const dropsLink = kind === 'too_big' && mode === 'per_client';
+    const dropsLink = kind === 'too_big' && mode !== 'shared';
     const answer = dropsLink ? await bad.closedWithin(20_000) : ((await bad.next(20_000)) as unknown[]);
     if (Array.isArray(answer)) assert.deepEqual(answer.slice(0, 2), [4, 'refused-1']);
     await until(async () => ((await gw.metrics.snapshot())['publishes_refused_total'] as Record<string, number> | undefined)?.[reason] === 1, `the refusal counted as ${reason}`);

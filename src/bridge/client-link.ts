@@ -160,6 +160,14 @@ export class ClientLink implements BrokerPort {
     client.on('close', () => {
       if (!this.#connected) return;
       this.#connected = false;
+      // A link never reconnects, so what the broker has not acknowledged is never sent again. With a
+      // clean session MQTT.js fails those publishes at end(true); with a persistent one it keeps them
+      // for a resend that never comes and their promises would never settle. Fail them here (after
+      // this handler: the bridge may carry them on the shared connection).
+      for (const id of Object.keys(client.outgoing)) {
+        const messageId = Number(id);
+        if (client.outgoing[messageId]?.cmd === 'publish') client.removeOutgoingMessage(messageId);
+      }
       if (this.#closing !== undefined) return;
       this.#loss = this.#takenOver ? 'taken_over' : 'lost';
       for (const l of this.#lostListeners) l(this.#loss);
