@@ -61,6 +61,7 @@ export type UpgradeRefusal = keyof typeof UPGRADE_REFUSALS;
 /** Refusals of the HTTP API, before authentication and routing. [SPEC §8] */
 export const API_REFUSALS = {
   host_not_allowed: { status: 421, doc: 'The Host header names neither an IP literal, localhost, api.host nor an entry of api.allowed_hosts (DNS rebinding: a foreign page calling the API under its own name).' },
+  cross_origin: { status: 403, doc: 'A browser request whose Origin is another site (not the API\'s own origin, loopback, api.host or api.allowed_hosts): a page the operator visits posting a form or a no-cors fetch to the API.' },
 } as const;
 export type ApiRefusal = keyof typeof API_REFUSALS;
 

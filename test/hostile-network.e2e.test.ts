@@ -63,10 +63,10 @@ async function heartbeat(cp: { call(method: string, params: unknown): Promise<un
 }
 
 /** One HTTP request with a chosen Host header (fetch may not set Host). */
-function httpWithHost(port: number, method: string, path: string, host: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: unknown }> {
+function httpWithHost(port: number, method: string, path: string, host: string, body?: unknown, headers: Record<string, string> = {}, raw?: string): Promise<{ status: number; json: unknown }> {
   return within(new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = request({ host: '127.0.0.1', port, method, path, headers: { ...headers, host, ...(payload ? { 'content-type': 'application/json' } : {}) } }, (res) => {
+    const payload = raw ?? (body === undefined ? undefined : JSON.stringify(body));
+    const req = request({ host: '127.0.0.1', port, method, path, headers: { ...(payload && raw === undefined ? { 'content-type': 'application/json' } : {}), ...headers, host } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => {
@@ -254,6 +254,30 @@ test('[SPEC §8] api.allowed_hosts adds names ("*" turns the check off); with ap
   assert.equal((await httpWithHost(port, 'GET', '/api/v1/clients', `127.0.0.1:${port}`)).status, 401, 'an allowed Host then meets the key check');
   const open = await startTestGateway(t, { 'api.allowed_hosts': '*' });
   assert.equal((await httpWithHost(open.gw.addresses.api?.port ?? 0, 'GET', '/api/v1/clients', 'evil.example')).status, 200);
+});
+
+test('[SPEC §8] cross-site requests to the API (a page posting blind to 127.0.0.1) get 403 cross_origin; the API\'s own origin and loopback pass', T, async (t) => {
+  const { gw, ocppUrl } = await startTestGateway(t, { 'api.allowed_hosts': 'gw.example.com' });
+  const port = gw.addresses.api?.port ?? 0;
+  let resets = 0;
+  await chargePoint(t, ocppUrl, 'CP1', {}, (c) => c.handle('Reset', async () => { resets++; return { status: 'Accepted' }; }));
+  const self = `127.0.0.1:${port}`;
+  const hardReset = JSON.stringify({ action: 'Reset', payload: { type: 'Hard' } });
+  for (const origin of ['http://evil.example', 'http://6.6.6.6', 'null', `http://evil.example:${port}`, 'https://gw.example.com.evil.example']) {
+    // text/plain is what a form or a no-cors fetch can send without a preflight.
+    for (const [method, path, body, type] of [['POST', '/api/v1/clients/CP1/calls', hardReset, 'text/plain'], ['POST', '/api/v1/clients/CP1/calls', hardReset, 'application/json'], ['DELETE', '/api/v1/clients/CP1', undefined, undefined], ['GET', '/api/v1/clients', undefined, undefined]] as const) {
+      const r = await httpWithHost(port, method, path, self, undefined, { origin, ...(type ? { 'content-type': type, 'content-length': String(Buffer.byteLength(body ?? '')) } : {}) }, body);
+      assert.equal(r.status, 403, `${method} ${path} from ${origin}`);
+      assert.equal((r.json as { error: string }).error, 'cross_origin');
+    }
+  }
+  assert.equal(resets, 0);
+  assert.ok(gw.registry.get('CP1'), 'not kicked');
+  for (const origin of [`http://${self}`, `http://localhost:${port}`, 'http://localhost:3000', 'https://gw.example.com']) {
+    assert.equal((await httpWithHost(port, 'GET', '/api/v1/clients', self, undefined, { origin })).status, 200, origin);
+  }
+  const snapshot = (await gw.metrics.snapshot())['refused_requests_total'] as Record<string, number>;
+  assert.equal(snapshot['api,cross_origin'], 20);
 });
 
 test('[SPEC §8] a non-loopback api.host without api.key is a startup error (0.0.0.0, ::, an interface address)', () => {

@@ -29,7 +29,7 @@ export interface ApiDeps {
   /** api.allowed_hosts: further Host names ("*" = no check). */
   readonly allowedHosts?: readonly string[];
   /** A request refused before authentication (already answered): for the log and metrics. */
-  readonly onRefused?: (reason: ApiRefusal, fields: { host: string; method: string; url: string; remoteAddress: string }) => void;
+  readonly onRefused?: (reason: ApiRefusal, fields: { host: string; origin: string; method: string; url: string; remoteAddress: string }) => void;
 }
 
 const errorBody = { type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' } }, required: ['error', 'message'] } as const;
@@ -103,15 +103,25 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const notFound = (reply: FastifyReply, cpId: string) => reply.code(404).send({ error: 'not_connected', message: `charge point ${cpId} is not connected` });
 
   // [SPEC §8] DNS rebinding: a foreign page whose name now resolves to this address calls the API
-  // under that name. The first hook, so every route (dashboard, /metrics, health, unknown paths) is
-  // refused before the API key is looked at or a body is read.
+  // under that name; and any page may send forms to 127.0.0.1 blind. The first hook, so every route
+  // (dashboard, /metrics, health, unknown paths) is refused before the API key is looked at or a body
+  // is read.
   const hosts = new HostPolicy(deps.bindHost ?? '127.0.0.1', deps.allowedHosts ?? []);
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     const host = req.headers.host;
-    if (hosts.allows(host)) return;
-    const status = API_REFUSALS.host_not_allowed.status;
-    await reply.code(status).header('connection', 'close').send({ error: 'host_not_allowed', message: `this API does not answer to Host ${JSON.stringify(host)}; add it to api.allowed_hosts if it is yours` });
-    deps.onRefused?.('host_not_allowed', { host: host ?? '', method: req.method, url: req.url.slice(0, 256), remoteAddress: req.ip });
+    const origin = req.headers.origin;
+    let refusal: ApiRefusal;
+    let message: string;
+    if (!hosts.allows(host)) {
+      refusal = 'host_not_allowed';
+      message = `this API does not answer to Host ${JSON.stringify(host)}; add it to api.allowed_hosts if it is yours`;
+    } else if (!hosts.allowsOrigin(origin, host)) {
+      // Cross-site requests a page can send blind (forms, no-cors fetch), before they act.
+      refusal = 'cross_origin';
+      message = `requests from pages of ${JSON.stringify(origin)} are refused; add its host to api.allowed_hosts if it is yours`;
+    } else return;
+    await reply.code(API_REFUSALS[refusal].status).header('connection', 'close').send({ error: refusal, message });
+    deps.onRefused?.(refusal, { host: host ?? '', origin: origin ?? '', method: req.method, url: req.url.slice(0, 256), remoteAddress: req.ip });
   });
 
   await app.register(swagger, {

@@ -82,8 +82,8 @@ export class Metrics {
     this.#connects = counter('connects_total', 'Charge point connections accepted.');
     this.#disconnects = counter('disconnects_total', 'Charge point connections ended, by reason.', ['reason']);
     this.#refusals = counter('upgrade_refusals_total', 'WebSocket upgrades refused, by reason.', ['reason']);
+    this.#refusedRequests = counter('refused_requests_total', 'Browser-facing doors other than OCPP: HTTP API requests refused for their Host or Origin (listener api, reason host_not_allowed or cross_origin) and MQTT-over-WebSocket upgrades refused for their Origin (listener mqtt_ws, reason origin_not_allowed).', ['listener', 'reason']);
     const frameTallies = this.#frameTallies;
-    this.#refusedRequests = counter('refused_requests_total', 'Browser-facing doors other than OCPP: HTTP API requests refused for their Host (listener api, reason host_not_allowed) and MQTT-over-WebSocket upgrades refused for their Origin (listener mqtt_ws, reason origin_not_allowed).', ['listener', 'reason']);
     const byteTallies = this.#byteTallies;
     this.#frames = new Counter({
       name: 'ocpp_gateway_frames_total', help: 'OCPP frames in (from charge points) and out (to charge points), by type and action.', labelNames: ['direction', 'type', 'action'], registers,

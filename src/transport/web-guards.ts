@@ -117,7 +117,31 @@ export class HostPolicy {
   allows(host: string | undefined): boolean {
     if (host === undefined || host === '' || this.#any) return true;
     const { name, port } = splitHostHeader(host);
-    if (isIP(name) !== 0 || this.#names.has(name)) return true;
+    return isIP(name) !== 0 || this.#named(name, port);
+  }
+
+  /**
+   * A browser request's Origin, against cross-site requests a page can send without reading the
+   * answer (a form or a no-cors fetch): the page's own origin (same host and port as Host), or a
+   * name this policy admits. Unlike Host, an IP literal is not enough here: a page served from the
+   * attacker's own address has an IP-literal origin. No Origin (not a browser, or a same-origin GET)
+   * passes.
+   */
+  allowsOrigin(origin: string | undefined, host: string | undefined): boolean {
+    if (origin === undefined || this.#any) return true;
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      return false; // "null" (sandboxed frames, file://) and anything unreadable
+    }
+    if (host !== undefined && url.host === host.trim().toLowerCase()) return true;
+    const name = canonicalHost(url.hostname);
+    return isLoopbackHost(name) || this.#named(name, url.port === '' ? undefined : url.port);
+  }
+
+  #named(name: string, port: string | undefined): boolean {
+    if (this.#names.has(name)) return true;
     if (port !== undefined && this.#namesWithPort.has(`${name}:${port}`)) return true;
     return this.#suffixes.some((s) => name === s.slice(1) || name.endsWith(s));
   }
