@@ -9,23 +9,13 @@ import { Channel, type ChannelAction, type ChannelOptions, type MessageKind, typ
 import type { Clock } from '../session/clock.js';
 import type { Logger } from '../obs/log.js';
 import type { Metrics } from '../obs/metrics.js';
-import { CpLog } from '../obs/rate-limited-log.js';
-import { total, WindowBudget } from '../session/budget.js';
+import { CpBudgets, type CpBudgetLimits } from './cp-budgets.js';
 
-export interface ConnectionLimits {
+export interface ConnectionLimits extends CpBudgetLimits {
   readonly pingIntervalMs: number;
   readonly keepaliveTimeoutMs: number;
   readonly keepaliveFollowHeartbeat: boolean;
   readonly maxOutboundBuffer: number;
-  readonly maxInflightPublishes: number;
-  /** ocpp.max_frames_per_turn: frames read from one charge point per event-loop turn before it yields. */
-  readonly maxFramesPerTurn: number;
-  /** ocpp.max_rejected_events per ocpp.rejected_events_window (0 = unlimited). */
-  readonly maxRejectedEvents: number;
-  readonly rejectedEventsWindowMs: number;
-  /** log.max_cp_lines per log.cp_lines_window and event id (0 = unlimited). */
-  readonly maxCpLogLines: number;
-  readonly cpLogWindowMs: number;
   /** How long a closing connection waits for the peer's close frame before dropping the socket. */
   readonly closeGraceMs: number;
 }
@@ -71,27 +61,6 @@ export const MAX_TRACE_LISTENERS = 8;
 /** Where an exception entered the connection: for the cp.internal_error line and its metric. */
 export type ConnectionEntry = 'frame' | 'service' | 'timer' | 'publish' | 'socket' | 'close';
 
-/** Why reading from a charge point is paused; it resumes when no hold is left. */
-const HOLD_PUBLISHES = 1;
-const HOLD_TURN = 2;
-
-/**
- * The event-loop turn, advanced by one shared setImmediate while frames arrive (not one per
- * connection): a connection that read max_frames_per_turn frames in this turn yields to the others.
- */
-let loopTurn = 0;
-let turnScheduled = false;
-function currentTurn(): number {
-  if (!turnScheduled) {
-    turnScheduled = true;
-    setImmediate(() => {
-      loopTurn++;
-      turnScheduled = false;
-    });
-  }
-  return loopTurn;
-}
-
 const WS_ERROR_REASONS: Record<string, CloseReason> = {
   WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 'frame_too_large',
   WS_ERR_INVALID_UTF8: 'invalid_utf8',
@@ -114,24 +83,14 @@ export class Connection {
   readonly #timers = new Map<TimerKey, unknown>();
   #keepalive: unknown;
   #lastPingAt: number;
-  #inflightPublishes = 0;
-  /** HOLD_* bits: reading is paused while any is set. */
-  #holds = 0;
-  #turn = -1;
-  #framesThisTurn = 0;
+  /** What this charge point may make the gateway do: publishes in flight, frames per turn, events, log lines. */
+  readonly #budgets: CpBudgets;
   #closed = false;
   #wsErrorReason: CloseReason | undefined;
   #inBytes = 0;
   /** An exception closed (or hit) this connection: it is logged once. */
   #failed = false;
   readonly #maxJsonDepth: number | undefined;
-  /**
-   * Log lines this charge point causes, rate-limited per event id, and its event/rejected budget with
-   * the timer of the next summary. Made on first use: most connections never need them.
-   */
-  #cpLogMade: CpLog | undefined;
-  #rejectedBudgetMade: WindowBudget | undefined;
-  #rejectedSummary: unknown;
   // Made on first use: most connections never have a trace listener, an API call or a close listener,
   // and an empty Map or Set costs ~200 bytes per connection (measured with heap snapshots).
   #traceListeners: Set<(e: TraceEvent) => void> | undefined;
@@ -151,6 +110,15 @@ export class Connection {
     this.#lastPingAt = this.connectedAt;
     this.channel = new Channel({ ...channelOptions, spec: PROTOCOLS[info.protocol] });
     this.#maxJsonDepth = channelOptions.maxJsonDepth;
+    this.#budgets = new CpBudgets({
+      cpId: this.cpId,
+      isClosed: () => this.#closed,
+      clock: host.clock,
+      log: host.log,
+      metrics: host.metrics,
+      guard: (entry, work) => this.#guard(entry, work),
+      publishRejected: (reason, detail, messageId, action, extra) => host.publishRejected(this, reason, detail, messageId, action, extra),
+    }, ws, limits);
 
     // [SPEC §8] every way into this connection goes through #guard.
     ws.on('message', (data, isBinary) => this.#guard('frame', () => this.#onMessage(data as Buffer, isBinary)));
@@ -159,7 +127,7 @@ export class Connection {
     });
     ws.on('error', (err: Error & { code?: string }) => this.#guard('socket', () => {
       this.#wsErrorReason = WS_ERROR_REASONS[err.code ?? ''];
-      this.#cpLog.line('debug', { cpId: this.cpId, err: err.message }, 'cp.socket_error');
+      this.#budgets.line('debug', { cpId: this.cpId, err: err.message }, 'cp.socket_error');
     }));
     ws.on('close', (code) => this.#guard('close', () => this.#teardown(this.#wsErrorReason ?? 'closed_by_cp', code)));
     this.#startKeepalive();
@@ -171,18 +139,6 @@ export class Connection {
   /** A timer whose callback runs guarded: an exception in it closes this connection only. */
   #setTimer(fn: () => void, ms: number): unknown {
     return this.#host.clock.setTimeout(() => this.#guard('timer', fn), ms);
-  }
-
-  get #cpLog(): CpLog {
-    return (this.#cpLogMade ??= new CpLog(this.#host.log, {
-      cpId: this.cpId, maxLines: this.#limits.maxCpLogLines, windowMs: this.#limits.cpLogWindowMs,
-      clock: { now: () => this.#host.clock.now(), setTimeout: (fn, ms) => this.#setTimer(fn, ms), clearTimeout: (h) => this.#host.clock.clearTimeout(h) },
-      onDropped: (msg) => this.#host.metrics.logSuppressed(msg),
-    }));
-  }
-
-  get #rejectedBudget(): WindowBudget {
-    return (this.#rejectedBudgetMade ??= new WindowBudget(this.#limits.maxRejectedEvents, this.#limits.rejectedEventsWindowMs));
   }
 
   #armExpiry(at: number): void {
@@ -255,15 +211,7 @@ export class Connection {
   #onMessage(data: Buffer, isBinary: boolean): void {
     if (this.#closed) return;
     // [SPEC §8] fairness: one charge point's burst is read a turn at a time, the others' frames in between.
-    const turn = currentTurn();
-    if (turn !== this.#turn) {
-      this.#turn = turn;
-      this.#framesThisTurn = 0;
-    }
-    if (++this.#framesThisTurn === this.#limits.maxFramesPerTurn) {
-      this.#hold(HOLD_TURN, 'frames');
-      setImmediate(() => this.#guard('timer', () => this.#release(HOLD_TURN)));
-    }
+    this.#budgets.frameRead();
     const now = this.#host.clock.now();
     this.lastSeenAt = now;
     this.counters.framesIn++;
@@ -289,7 +237,7 @@ export class Connection {
         case 'timeout': this.#host.metrics.timeout(action.direction); break;
         case 'counted': this.#host.metrics.counted(action.what); break;
         case 'publish': this.#publish(action); break;
-        case 'rejected': this.#rejected(action); break;
+        case 'rejected': this.#budgets.rejected(action.reason, action.detail, action.messageId, action.action); break;
         case 'close': this.close(action.reason); break;
         case 'arm': this.#arm(action.timer, action.at); break;
         case 'disarm': this.#disarm(action.timer); break;
@@ -297,7 +245,7 @@ export class Connection {
         case 'validation_failed': {
           const { kind: _kind, ...fields } = action;
           this.#host.metrics.validationFailure(action.direction, action.code);
-          this.#cpLog.line('info', { cpId: this.cpId, ...fields }, 'validation.failed');
+          this.#budgets.line('info', { cpId: this.cpId, ...fields }, 'validation.failed');
           break;
         }
       }
@@ -361,78 +309,12 @@ export class Connection {
       }
     }
     if (action.gatewayReason !== undefined) {
-      this.#cpLog.line('info', { cpId: this.cpId, messageId: action.messageId, action: action.action, reason: action.gatewayReason }, 'gateway.error');
+      this.#budgets.line('info', { cpId: this.cpId, messageId: action.messageId, action: action.action, reason: action.gatewayReason }, 'gateway.error');
     }
-    this.#track(this.#host.publishUp(this, action.type, action.action, action.messageId, action.payloadText, action.gatewayReason), (err) => {
-      this.#cpLog.line('warn', { cpId: this.cpId, messageId: action.messageId, err: String(err) }, 'mqtt.publish_failed');
+    this.#budgets.track(this.#host.publishUp(this, action.type, action.action, action.messageId, action.payloadText, action.gatewayReason), (err) => {
+      this.#budgets.line('warn', { cpId: this.cpId, messageId: action.messageId, err: String(err) }, 'mqtt.publish_failed');
       if (action.tracksCall) this.#run(this.channel.handle({ kind: 'publish_failed', messageId: action.messageId }, this.#host.clock.now()));
     });
-  }
-
-  /**
-   * [SPEC §8] One budget for every publish this charge point causes (its messages, gateway errors,
-   * event/rejected): at max_inflight_publishes reading from its socket pauses until the broker catches up.
-   */
-  #track(sent: Promise<void>, onFailed?: (err: unknown) => void): void {
-    if (++this.#inflightPublishes >= this.#limits.maxInflightPublishes && (this.#holds & HOLD_PUBLISHES) === 0) this.#hold(HOLD_PUBLISHES, 'publishes');
-    sent.then(
-      () => this.#guard('publish', () => this.#published()),
-      (err: unknown) => this.#guard('publish', () => {
-        this.#published();
-        onFailed?.(err);
-      }),
-    );
-  }
-
-  /**
-   * A message the gateway refused: always counted; logged and published as event/rejected within this
-   * charge point's budgets, the excess summarised once per window (reason suppressed). [SPEC §4, §8]
-   */
-  #rejected(r: Extract<ChannelAction, { kind: 'rejected' }>): void {
-    this.#host.metrics.rejected(r.reason);
-    this.#cpLog.line('info', { cpId: this.cpId, messageId: r.messageId, action: r.action, reason: r.reason, detail: r.detail }, 'cp.message_rejected');
-    const now = this.#host.clock.now();
-    if (this.#rejectedBudget.take(r.reason, now)) {
-      this.#track(this.#host.publishRejected(this, r.reason, r.detail, r.messageId, r.action));
-      return;
-    }
-    this.#host.metrics.rejectedSuppressed(r.reason);
-    this.#rejectedSummary ??= this.#setTimer(() => {
-      this.#rejectedSummary = undefined;
-      this.#summariseRejected();
-    }, Math.max(0, this.#rejectedBudget.windowEndsAt - now));
-  }
-
-  /** One event/rejected (reason suppressed) with the counts of the events the budget held back. */
-  #summariseRejected(): void {
-    if (this.#rejectedSummary !== undefined) {
-      this.#host.clock.clearTimeout(this.#rejectedSummary);
-      this.#rejectedSummary = undefined;
-    }
-    const tally = this.#rejectedBudgetMade?.drain();
-    if (tally === undefined) return;
-    const count = total(tally);
-    const detail = `${count} event/rejected message(s) suppressed (ocpp.max_rejected_events ${this.#limits.maxRejectedEvents} per ${this.#limits.rejectedEventsWindowMs} ms)`;
-    this.#track(this.#host.publishRejected(this, 'suppressed', detail, undefined, undefined, { count, byReason: Object.fromEntries(tally) }));
-  }
-
-  #published(): void {
-    this.#inflightPublishes--;
-    if ((this.#holds & HOLD_PUBLISHES) !== 0 && this.#inflightPublishes < this.#limits.maxInflightPublishes / 2) this.#release(HOLD_PUBLISHES);
-  }
-
-  /** Stops reading from this charge point (backpressure, or its turn is used up); counted. */
-  #hold(hold: number, why: 'publishes' | 'frames'): void {
-    if (this.#closed) return;
-    if (this.#holds === 0) this.#ws.pause();
-    this.#holds |= hold;
-    this.#host.metrics.readPaused(why);
-  }
-
-  #release(hold: number): void {
-    if ((this.#holds & hold) === 0) return;
-    this.#holds &= ~hold;
-    if (this.#holds === 0 && !this.#closed) this.#ws.resume();
   }
 
   #arm(timer: TimerKey, at: number): void {
@@ -484,8 +366,7 @@ export class Connection {
     for (const handle of this.#timers.values()) this.#host.clock.clearTimeout(handle);
     this.#timers.clear();
     try {
-      this.#summariseRejected();
-      this.#cpLogMade?.flush();
+      this.#budgets.flush();
       this.#run(this.channel.handle({ kind: 'disconnected' }, this.#host.clock.now()));
     } finally {
       // Even when the above threw (crash isolation reports it), the gateway lets go of this connection.

@@ -1,0 +1,178 @@
+// Per-charge-point budgets for everything one client can make the gateway do [SPEC §8]: reading from
+// it pauses while its publishes wait for the broker or its share of the event-loop turn is used up;
+// its event/rejected messages are rate-limited and summarised; the log lines it causes are
+// rate-limited per event id. One per connection; the parts a quiet charge point never needs are made
+// on first use.
+import type { WebSocket } from 'ws';
+import type { RejectedReason } from '../errors.js';
+import type { Logger } from '../obs/log.js';
+import type { Metrics } from '../obs/metrics.js';
+import { CpLog, type CpLogLevel } from '../obs/rate-limited-log.js';
+import { total, WindowBudget } from '../session/budget.js';
+import type { Clock } from '../session/clock.js';
+
+export interface CpBudgetLimits {
+  readonly maxInflightPublishes: number;
+  /** ocpp.max_frames_per_turn: frames read from one charge point per event-loop turn before it yields. */
+  readonly maxFramesPerTurn: number;
+  /** ocpp.max_rejected_events per ocpp.rejected_events_window (0 = unlimited). */
+  readonly maxRejectedEvents: number;
+  readonly rejectedEventsWindowMs: number;
+  /** log.max_cp_lines per log.cp_lines_window and event id (0 = unlimited). */
+  readonly maxCpLogLines: number;
+  readonly cpLogWindowMs: number;
+}
+
+/** What the budgets need from the connection they belong to. */
+export interface CpBudgetOwner {
+  readonly cpId: string;
+  isClosed(): boolean;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  /** Runs work the way every entry into the connection runs: an exception closes that connection only. */
+  guard(entry: 'timer' | 'publish', work: () => void): void;
+  publishRejected(reason: RejectedReason, detail: string, messageId?: string, action?: string, extra?: Record<string, unknown>): Promise<void>;
+}
+
+/** Why reading is paused; it resumes when no hold is left. */
+const HOLD_PUBLISHES = 1;
+const HOLD_TURN = 2;
+
+/**
+ * The event-loop turn, advanced by one shared setImmediate while frames arrive (not one per
+ * connection). libuv reads up to 32 x 64 KiB from one socket per turn: without a share per turn,
+ * one flooding charge point holds the loop for tens of thousands of frames while the others wait.
+ */
+let loopTurn = 0;
+let turnScheduled = false;
+function currentTurn(): number {
+  if (!turnScheduled) {
+    turnScheduled = true;
+    setImmediate(() => {
+      loopTurn++;
+      turnScheduled = false;
+    });
+  }
+  return loopTurn;
+}
+
+export class CpBudgets {
+  readonly #owner: CpBudgetOwner;
+  readonly #ws: WebSocket;
+  readonly #limits: CpBudgetLimits;
+  #inflight = 0;
+  #holds = 0;
+  #turn = -1;
+  #framesThisTurn = 0;
+  #log: CpLog | undefined;
+  #rejected: WindowBudget | undefined;
+  #rejectedSummary: unknown;
+
+  constructor(owner: CpBudgetOwner, ws: WebSocket, limits: CpBudgetLimits) {
+    this.#owner = owner;
+    this.#ws = ws;
+    this.#limits = limits;
+  }
+
+  /** A frame was read: past this turn's share, reading waits for the next turn (the rest of the current read is still handled). */
+  frameRead(): void {
+    const turn = currentTurn();
+    if (turn !== this.#turn) {
+      this.#turn = turn;
+      this.#framesThisTurn = 0;
+    }
+    if (++this.#framesThisTurn !== this.#limits.maxFramesPerTurn) return;
+    this.#hold(HOLD_TURN, 'frames');
+    setImmediate(() => this.#owner.guard('timer', () => this.#release(HOLD_TURN)));
+  }
+
+  /**
+   * One budget for every publish this charge point causes (its messages, gateway errors about them,
+   * its event/rejected): at max_inflight_publishes reading pauses until the broker catches up.
+   */
+  track(sent: Promise<void>, onFailed?: (err: unknown) => void): void {
+    if (++this.#inflight >= this.#limits.maxInflightPublishes && (this.#holds & HOLD_PUBLISHES) === 0) this.#hold(HOLD_PUBLISHES, 'publishes');
+    sent.then(
+      () => this.#owner.guard('publish', () => this.#published()),
+      (err: unknown) => this.#owner.guard('publish', () => {
+        this.#published();
+        onFailed?.(err);
+      }),
+    );
+  }
+
+  /** A log line caused by this charge point, within its budget for `msg`. `fields` carry the cpId. */
+  line(level: CpLogLevel, fields: object, msg: string): void {
+    const o = this.#owner;
+    this.#log ??= new CpLog(o.log, {
+      cpId: o.cpId, maxLines: this.#limits.maxCpLogLines, windowMs: this.#limits.cpLogWindowMs,
+      clock: { now: () => o.clock.now(), setTimeout: (fn, ms) => this.#setTimer(fn, ms), clearTimeout: (h) => o.clock.clearTimeout(h) },
+      onDropped: (m) => o.metrics.logSuppressed(m),
+    });
+    this.#log.line(level, fields, msg);
+  }
+
+  /**
+   * A message the gateway refused: always counted; logged and published as event/rejected within the
+   * budgets, the excess summarised once per window (reason suppressed). [SPEC §4, §8]
+   */
+  rejected(reason: RejectedReason, detail: string, messageId?: string, action?: string): void {
+    const o = this.#owner;
+    o.metrics.rejected(reason);
+    this.line('info', { cpId: o.cpId, messageId, action, reason, detail }, 'cp.message_rejected');
+    const now = o.clock.now();
+    const budget = (this.#rejected ??= new WindowBudget(this.#limits.maxRejectedEvents, this.#limits.rejectedEventsWindowMs));
+    if (budget.take(reason, now)) {
+      this.track(o.publishRejected(reason, detail, messageId, action));
+      return;
+    }
+    o.metrics.rejectedSuppressed(reason);
+    this.#rejectedSummary ??= this.#setTimer(() => {
+      this.#rejectedSummary = undefined;
+      this.#summariseRejected();
+    }, Math.max(0, budget.windowEndsAt - now));
+  }
+
+  /** At the teardown: the summaries still pending (before event/disconnected goes out). */
+  flush(): void {
+    this.#summariseRejected();
+    this.#log?.flush();
+  }
+
+  /** One event/rejected (reason suppressed) with the counts of the events the budget held back. */
+  #summariseRejected(): void {
+    if (this.#rejectedSummary !== undefined) {
+      this.#owner.clock.clearTimeout(this.#rejectedSummary);
+      this.#rejectedSummary = undefined;
+    }
+    const tally = this.#rejected?.drain();
+    if (tally === undefined) return;
+    const count = total(tally);
+    const detail = `${count} event/rejected message(s) suppressed (ocpp.max_rejected_events ${this.#limits.maxRejectedEvents} per ${this.#limits.rejectedEventsWindowMs} ms)`;
+    this.track(this.#owner.publishRejected('suppressed', detail, undefined, undefined, { count, byReason: Object.fromEntries(tally) }));
+  }
+
+  #setTimer(fn: () => void, ms: number): unknown {
+    return this.#owner.clock.setTimeout(() => this.#owner.guard('timer', fn), ms);
+  }
+
+  #published(): void {
+    this.#inflight--;
+    if ((this.#holds & HOLD_PUBLISHES) !== 0 && this.#inflight < this.#limits.maxInflightPublishes / 2) this.#release(HOLD_PUBLISHES);
+  }
+
+  /** Stops reading from this charge point; counted by cause. */
+  #hold(hold: number, why: 'publishes' | 'frames'): void {
+    if (this.#owner.isClosed()) return;
+    if (this.#holds === 0) this.#ws.pause();
+    this.#holds |= hold;
+    this.#owner.metrics.readPaused(why);
+  }
+
+  #release(hold: number): void {
+    if ((this.#holds & hold) === 0) return;
+    this.#holds &= ~hold;
+    if (this.#holds === 0 && !this.#owner.isClosed()) this.#ws.resume();
+  }
+}
