@@ -223,7 +223,7 @@ export const configSchema = z
         enabled: bool(true, 'Serve the HTTP API.'),
         key: str('', 'API key: required as "Authorization: Bearer <key>" (or X-API-Key) on every route but /, /healthz, /readyz and the OpenAPI document. Mandatory when api.host is not a loopback address.'),
         max_call_timeout: duration('5m', 'Longest timeout_ms a POST /api/v1/clients/{cpId}/calls may ask for.'),
-        allowed_hosts: list([], 'Host names the API answers to besides IP literals, localhost and api.host (against DNS rebinding): "gw.example.com", "gw.example.com:8443" (that port only) or ".example.com" (the domain and its sub-domains). Other Host headers get HTTP 421 host_not_allowed on every route. "*" turns the check off (e.g. behind a proxy that checks Host itself).'),
+        allowed_hosts: list([], 'Host names the API answers to besides IP literals, localhost and api.host (against DNS rebinding): "gw.example.com", "gw.example.com:8443" (that port only) or ".example.com" (the domain and its sub-domains). Other Host headers get HTTP 421 host_not_allowed on every route; a browser Origin must be the API\'s own, loopback or one of these names (else 403 cross_origin). "*" turns both checks off (e.g. behind a proxy that checks Host itself).'),
       },
       'HTTP API, metrics and dashboard.',
     ),
