@@ -27,7 +27,7 @@ const PORTS: Array<[string, unknown]> = [['ocpp.host', '127.0.0.1'], ['ocpp.port
 async function gatewayWithLog(t: TestContext, settings: Array<[string, unknown]>, lines: string[] = []): Promise<Gateway> {
   const loaded = loadConfig({ overrides: [...PORTS, ...settings] });
   if (!loaded.ok) throw new Error(loaded.errors.join('; '));
-  const gw = await startGateway({ config: loaded.config, log: createLogger('info', { write: (line: string) => void lines.push(line) }) });
+  const gw = await within(startGateway({ config: loaded.config, log: createLogger('info', { write: (line: string) => void lines.push(line) }) }), 'the gateway to start');
   defer(t, () => gw.close());
   return gw;
 }
@@ -314,7 +314,7 @@ function startUntil(t: TestContext, args: string[], until: (entry: { msg?: strin
 
 test('[SPEC §8] secrets never appear in logs or startup errors: mqtt.url credentials, mqtt.password, api.key (gateway.started, a refusing broker, an unreachable broker, check-config)', { timeout: 45_000 }, async (t) => {
   const PASS = 'Url-S3cret-pw';
-  const broker = await EmbeddedBroker.start({ host: '127.0.0.1', port: 0, wsEnabled: false, wsPort: 0, wsPath: '/mqtt', qos: 1, credentials: { username: 'csms', password: PASS } });
+  const broker = await within(EmbeddedBroker.start({ host: '127.0.0.1', port: 0, wsEnabled: false, wsPort: 0, wsPath: '/mqtt', qos: 1, credentials: { username: 'csms', password: PASS } }), 'the broker to start');
   defer(t, () => broker.close());
   const brokerUrl = (password: string, port = broker.addresses.mqttPort) => `mqtt://csms:${password}@127.0.0.1:${port}`;
   const extra = ['--set', 'api.key=Api-Key-S3cret', '--set', 'auth.provider=http', '--set', 'auth.http.url=http://auth:Http-S3cret-pw@127.0.0.1:9/auth'];
@@ -323,9 +323,9 @@ test('[SPEC §8] secrets never appear in logs or startup errors: mqtt.url creden
 
   // An unreachable broker takes mqtt.url's connect timeout (10 s): started first, checked last.
   const closed = createServer();
-  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  await within(new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve)), 'a free port');
   const closedPort = (closed.address() as { port: number }).port;
-  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  await within(new Promise<void>((resolve) => closed.close(() => resolve())), 'the port to be free again');
   const unreachable = startUntil(t, [...EPHEMERAL_FLAGS, '--mqtt-url', brokerUrl('Gone-S3cret-pw', closedPort), ...extra], () => false);
 
   const started = startUntil(t, [...EPHEMERAL_FLAGS, '--mqtt-url', brokerUrl(PASS), ...extra], (e) => e.msg === 'gateway.started');
