@@ -1,6 +1,7 @@
 // `ocpp-gateway clients list|show|kick|call`: the HTTP API from a terminal.
 import type { Command } from 'commander';
 import { escapeControls, jsonForTerminal } from './api/escape.js';
+import { redactUrl } from './obs/log.js';
 
 interface ApiOptions { apiUrl: string; apiKey?: string; json?: boolean }
 
@@ -20,7 +21,7 @@ async function request(o: ApiOptions, method: string, path: string, body?: unkno
 }
 
 function fail(message: string): never {
-  process.stderr.write(`ocpp-gateway: ${message}\n`);
+  process.stderr.write(`ocpp-gateway: ${redactUrl(message)}\n`);
   process.exit(1);
 }
 

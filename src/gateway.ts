@@ -121,7 +121,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         allowedOrigins: e.allowed_origins,
         onOriginRefused: (origin, remoteAddress) => {
           metricsRef?.requestRefused('mqtt_ws', 'origin_not_allowed');
-          originRefused({ reason: 'origin_not_allowed', status: 403, origin, remoteAddress });
+          originRefused({ reason: 'origin_not_allowed', status: 403, origin: origin.slice(0, 200), remoteAddress });
         },
       });
       if (credentials === undefined && !isLoopbackHost(e.host)) {
@@ -253,7 +253,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         bindHost: config.api.host, allowedHosts: config.api.allowed_hosts,
         onRefused: (reason, fields) => {
           metrics.requestRefused('api', reason);
-          hostRefused({ reason, ...fields });
+          hostRefused({ reason, ...fields, host: fields.host.slice(0, 200), origin: fields.origin.slice(0, 200) });
         },
       });
       api = app;
