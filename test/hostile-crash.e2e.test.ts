@@ -6,8 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Gateway } from '../src/gateway.js';
 import type { ChannelInput } from '../src/session/channel.js';
-import { chargePoint, rawSocket, type RawSocket } from './support/harness.js';
-import { startTestGateway } from './support/harness.js';
+import { chargePoint, rawSocket, Service, startTestGateway, type RawSocket } from './support/harness.js';
 import { answeringService, deepJson, metric, received, roundTrip, within } from './support/hostile-kit.js';
 
 const DEEP = deepJson(20_000);
@@ -132,4 +131,27 @@ test('[SPEC §8] an exception in one connection closes only that one: 1011 inter
   // The same cpId connects again and works: nothing of the failed connection lingers.
   const again = await chargePoint(t, ocppUrl, 'BOOM-FRAME');
   await roundTrip(again);
+});
+
+test('[SPEC §8] a service message the topic layout cannot read (emqx5 envelope 20,000 deep) is dropped and counted, never a crash', { timeout: 30_000 }, async (t) => {
+  const { ocppUrl, mqttUrl, gw } = await startTestGateway(t, { 'topics.preset': 'emqx5' });
+  const svc = await Service.connect(t, mqttUrl, ['ocpp/cp/#']);
+  // The service answers CALLs in the EMQX envelope.
+  svc.client.on('message', (topic, payload) => {
+    const e = JSON.parse(payload.toString()) as { MessageTypeId?: number; UniqueId?: string };
+    if (e.MessageTypeId === 2) void svc.publish(`ocpp/cs/${topic.split('/')[2]}`, { MessageTypeId: 3, UniqueId: e.UniqueId, Payload: { currentTime: new Date().toISOString() } });
+  });
+  let resetReceived: () => void = () => undefined;
+  const reset = new Promise<void>((resolve) => { resetReceived = resolve; });
+  const good = await chargePoint(t, ocppUrl, 'GOOD5', {}, (cp) => cp.handle('Reset', () => {
+    resetReceived();
+    return { status: 'Accepted' };
+  }));
+  await roundTrip(good);
+  await svc.publish('ocpp/cs/GOOD5', `{"MessageTypeId":2,"UniqueId":"deep","Action":"DataTransfer","Payload":${DEEP}}`);
+  // Published after the deep one on the same connection: once the CP has it, the deep one was handled.
+  await svc.publish('ocpp/cs/GOOD5', { MessageTypeId: 2, UniqueId: 'r1', Action: 'Reset', Payload: { type: 'Soft' } });
+  await within(reset, WAIT, 'the Reset after the deep message');
+  assert.equal(await metric(gw, 'internal_errors_total', 'dispatch'), 1);
+  await roundTrip(good);
 });

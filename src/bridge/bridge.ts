@@ -281,6 +281,17 @@ export class Bridge {
    * (a broker ACL could let more through; those are not ours to deliver).
    */
   #dispatch(topic: string, payload: Buffer, port: BrokerPort, target: (cpId: string) => Connection | undefined, only?: string): void {
+    try {
+      this.#route(topic, payload, port, target, only);
+    } catch (err) {
+      // [SPEC §8] one MQTT message never takes the process down (the connection guards its own part).
+      const e = err instanceof Error ? err : new Error(String(err));
+      this.#metrics.internalError('dispatch');
+      this.#log.error({ topic: topic.slice(0, 512), err: e.message, stack: e.stack }, 'mqtt.dispatch_failed');
+    }
+  }
+
+  #route(topic: string, payload: Buffer, port: BrokerPort, target: (cpId: string) => Connection | undefined, only?: string): void {
     const dn = this.#format.parseDn(topic, payload);
     if (dn === undefined || (only !== undefined && dn.cpId !== only)) {
       this.#log.debug({ topic }, 'mqtt.unroutable');
