@@ -125,3 +125,25 @@ test('[SPEC §5, §8] flood of retransmissions of one pending CALL: published on
   assert.deepEqual(loop.failures, []);
   assert.ok(heapAfterGc() - baseline < HEAP_SLACK, `heap grew by ${((heapAfterGc() - baseline) / 1e6).toFixed(1)} MB`);
 });
+
+test('[SPEC §5, §8] flood of concurrent CALLs beyond upstream.max_pending: max_pending published, the rest refused, events capped, others served', { timeout: 60_000 }, async (t) => {
+  const { ocppUrl, svc, gw, loop, baseline } = await setup(t);
+  const atk = await rawSocket(t, `${ocppUrl}/SILENT-CONC`);
+  const FRAMES = 3000;
+  const MAX_PENDING = 16; // upstream.max_pending default
+  const refused = framesReceived(atk, FRAMES - MAX_PENDING);
+  const okBefore = loop.ok();
+  for (let i = 0; i < FRAMES; i++) atk.send(`[2,"c${i}","Heartbeat",{}]`);
+  await within(refused, 40_000, `${FRAMES - MAX_PENDING} CALLERRORs to the attacker`);
+  await loop.reached(okBefore + 10, WAIT);
+  assert.ok(atk.frames.every((f) => (f as unknown[])[0] === 4 && (f as unknown[])[2] === 'GenericError'));
+  atk.ws.close();
+  await received(svc, (m) => m.topic === 'ocpp/SILENT-CONC/event/disconnected', WAIT, 'event/disconnected of the attacker');
+  assert.equal(svc.received.filter((m) => m.topic.startsWith('ocpp/SILENT-CONC/up/request/')).length, MAX_PENDING);
+  const events = rejectedEvents(svc, 'SILENT-CONC');
+  assert.equal(events.filter((e) => e.reason === 'concurrent_call').length, 20);
+  assert.deepEqual(events.filter((e) => e.reason === 'suppressed').map((s) => s.byReason), [{ concurrent_call: FRAMES - MAX_PENDING - 20 }]);
+  assert.equal(await metric(gw, 'rejected_messages_total', 'concurrent_call'), FRAMES - MAX_PENDING);
+  assert.deepEqual(loop.failures, []);
+  assert.ok(heapAfterGc() - baseline < HEAP_SLACK, `heap grew by ${((heapAfterGc() - baseline) / 1e6).toFixed(1)} MB`);
+});
