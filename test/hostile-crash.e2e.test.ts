@@ -143,7 +143,7 @@ test('[SPEC §8] a service message the topic layout cannot read (emqx5 envelope 
   });
   let resetReceived: () => void = () => undefined;
   const reset = new Promise<void>((resolve) => { resetReceived = resolve; });
-  const good = await chargePoint(t, ocppUrl, 'GOOD5', {}, (cp) => cp.handle('Reset', () => {
+  const good = await chargePoint(t, ocppUrl, 'GOOD5', {}, (cp) => cp.handle('Reset', async () => {
     resetReceived();
     return { status: 'Accepted' };
   }));
