@@ -104,10 +104,10 @@ export class Service {
   }
 
   static async connect(t: TestContext, url: string, subscriptions: string[] = ['ocpp/#'], options: mqtt.IClientOptions = {}): Promise<Service> {
-    const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, ...options });
+    const client = await within(mqtt.connectAsync(url, { reconnectPeriod: 0, ...options }), `the MQTT service to connect to ${url}`);
     defer(t, () => client.endAsync(true));
     const service = new Service(client);
-    if (subscriptions.length > 0) await client.subscribeAsync(subscriptions, { qos: 1 });
+    if (subscriptions.length > 0) await within(client.subscribeAsync(subscriptions, { qos: 1 }), `the MQTT service to subscribe ${subscriptions.join(' ')}`);
     return service;
   }
 
