@@ -102,3 +102,76 @@ test('cp log: flush at teardown writes the pending summary and cancels its timer
   await flushed();
   assert.deepEqual(lines.map((l) => [l['msg'], l['event'] ?? null, l['count'] ?? null]), [['validation.failed', null, null], ['log.suppressed', 'validation.failed', 1]]);
 });
+
+// ---- CpBudgets: the per-connection budgets around the socket [SPEC §8] ----------------------------
+import type { WebSocket } from 'ws';
+import { CpBudgets, type CpBudgetOwner } from '../src/transport/cp-budgets.js';
+import { Metrics } from '../src/obs/metrics.js';
+import type { RejectedReason } from '../src/errors.js';
+
+function budgetsUnderTest(limits: Partial<ConstructorParameters<typeof CpBudgets>[2]> = {}) {
+  const socket = { paused: false, pauses: 0, pause() { this.paused = true; this.pauses++; }, resume() { this.paused = false; } };
+  const clock = { ...manualClock(), setInterval: () => 0, clearInterval: () => undefined };
+  const published: Array<{ reason: RejectedReason; extra?: Record<string, unknown>; settle: () => void }> = [];
+  const errors: unknown[] = [];
+  const owner: CpBudgetOwner = {
+    cpId: 'CP1',
+    isClosed: () => false,
+    clock,
+    log: pino({ level: 'silent' }),
+    metrics: new Metrics({ connections: () => 0, pending: () => ({ upstream: 0, downstream: 0, queued: 0 }), brokerConnected: () => true, brokerLinks: () => 0 }),
+    guard: (_entry, work) => {
+      try {
+        work();
+      } catch (err) {
+        errors.push(err);
+      }
+    },
+    publishRejected: (reason, _detail, _messageId, _action, extra) => new Promise<void>((settle) => published.push({ reason, ...(extra ? { extra } : {}), settle })),
+  };
+  const budgets = new CpBudgets(owner, socket as unknown as WebSocket, { maxInflightPublishes: 4, maxFramesPerTurn: 3, maxRejectedEvents: 2, rejectedEventsWindowMs: 60_000, maxCpLogLines: 0, cpLogWindowMs: 60_000, ...limits });
+  return { budgets, socket, clock, published, errors };
+}
+
+test('cp budgets: every publish counts; reading pauses at max_inflight_publishes and resumes below half', async () => {
+  const { budgets, socket } = budgetsUnderTest();
+  const settles: Array<() => void> = [];
+  const publish = () => budgets.track(new Promise<void>((resolve) => settles.push(resolve)));
+  for (let i = 0; i < 3; i++) publish();
+  assert.equal(socket.paused, false);
+  publish();
+  assert.equal(socket.paused, true, '4 in flight');
+  settles.shift()?.();
+  settles.shift()?.();
+  await flushed();
+  assert.equal(socket.paused, true, '2 in flight is not below half of 4');
+  settles.shift()?.();
+  await flushed();
+  assert.equal(socket.paused, false);
+});
+
+test('cp budgets: event/rejected within max_rejected_events, then counted and summarised once with counts by reason', async () => {
+  const { budgets, published, clock } = budgetsUnderTest();
+  for (let i = 0; i < 5; i++) budgets.rejected('unknown_message_id', 'x');
+  budgets.rejected('duplicate_call', 'y');
+  assert.deepEqual(published.map((p) => p.reason), ['unknown_message_id', 'unknown_message_id']);
+  clock.advance(60_000); // the window's end: the summary
+  assert.deepEqual(published.slice(2).map((p) => [p.reason, p.extra]), [['suppressed', { count: 4, byReason: { unknown_message_id: 3, duplicate_call: 1 } }]]);
+  budgets.flush();
+  assert.equal(published.length, 3, 'nothing more to summarise at the teardown');
+  for (const p of published) p.settle();
+  await flushed();
+});
+
+test('cp budgets: a burst yields after max_frames_per_turn frames and reads on in the next turn', async () => {
+  const { budgets, socket } = budgetsUnderTest();
+  budgets.frameRead();
+  budgets.frameRead();
+  assert.equal(socket.paused, false);
+  budgets.frameRead();
+  assert.equal(socket.paused, true);
+  await flushed();
+  assert.equal(socket.paused, false, 'resumed in the next turn');
+  budgets.frameRead();
+  assert.equal(socket.paused, false, 'a new turn, a new share');
+});
