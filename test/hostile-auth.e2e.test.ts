@@ -77,8 +77,9 @@ function tally(results: ReadonlyArray<{ status: number; reason: string | undefin
 
 test('[SPEC §8] a guessing burst from one address: the attacker gets 401 then 429 without hashing, a good CP from another address is admitted at once', T, async (t) => {
   const file = await credentials(t, { VICTIM: 'victim-secret', GOOD: 'good-secret' });
-  // A short handshake timeout: before the fix, the good check waited behind the whole burst on libuv's pool and timed out.
-  const { gw, ocppUrl, mqttUrl } = await startTestGateway(t, { 'auth.provider': 'file', 'auth.file': file, 'ocpp.handshake_timeout': '3s' });
+  // A handshake timeout shorter than the burst's hashing: before the fix, the good check waited behind the
+  // whole burst on libuv's pool and got 408 (300 x 65 ms on at most 4 threads is about 5 s, 10 s on 2 cores).
+  const { gw, ocppUrl, mqttUrl } = await startTestGateway(t, { 'auth.provider': 'file', 'auth.file': file, 'ocpp.handshake_timeout': '5s' });
   await answerHeartbeats(t, mqttUrl);
   const attack = burst(ocppUrl, 'VICTIM', 300);
   await until(async () => {
@@ -96,7 +97,8 @@ test('[SPEC §8] a guessing burst from one address: the attacker gets 401 then 4
   // failure_limit (10) hashed failures, plus at most one more that was already hashing (in flight 2).
   assert.ok(denied >= 10 && denied <= 11, JSON.stringify(counts));
   assert.ok((counts['429 auth_throttled'] ?? 0) > 0, JSON.stringify(counts));
-  assert.equal(denied + (counts['429 auth_throttled'] ?? 0) + (counts['503 auth_busy'] ?? 0), 300, JSON.stringify(counts));
+  // 503: beyond the queue cap before the throttle began; 408: still queued at the handshake timeout on a very slow host.
+  assert.equal(denied + (counts['429 auth_throttled'] ?? 0) + (counts['503 auth_busy'] ?? 0) + (counts['408 handshake_timeout'] ?? 0), 300, JSON.stringify(counts));
   // Still throttled: the next guess is refused without hashing, the good CP still works.
   assert.deepEqual(await upgradeStatus(`${ocppUrl}/VICTIM`, ['ocpp1.6'], { authorization: basic('VICTIM', 'victim-secret') }, { localAddress: ATTACKER }), { status: 429, reason: 'auth_throttled' });
   assert.ok((await within(cp.call('Heartbeat', {}), 'a Heartbeat round trip after the burst')) !== undefined);
@@ -138,13 +140,16 @@ test('[SPEC §8] attackers that hang up or time out mid-check: their queued chec
   }, 'the queue to empty');
   const afterHangUp = await authStats(gw);
   t.diagnostic(`hang-up: ${queuedAtHangUp} queued at hang-up, ${afterHangUp.dropped} dropped, ${afterHangUp.refusals['unauthorized'] ?? 0} hashed`);
-  assert.ok(afterHangUp.dropped >= queuedAtHangUp / 2, JSON.stringify(afterHangUp));
+  // Every check queued at the hang-up is dropped, but for the few that got a free slot while the closes
+  // reached the gateway (one at a time, each tens of ms); those still arriving are dropped too.
+  assert.ok(afterHangUp.dropped >= queuedAtHangUp - 3, `${queuedAtHangUp} queued at the hang-up: ${JSON.stringify(afterHangUp)}`);
   assert.ok((afterHangUp.refusals['unauthorized'] ?? 0) <= 100 - afterHangUp.dropped, JSON.stringify(afterHangUp));
-  // (2) Time out: 60 upgrades that stay; those still queued at ocpp.handshake_timeout get 408 and are dropped.
-  const counts = tally(await within(burst(ocppUrl, 'VICTIM', 60), 'the second burst to finish'));
+  // (2) Time out: 100 upgrades that stay (100 hashes one at a time take longer than 2 s even on a fast
+  // host); those still queued at ocpp.handshake_timeout get 408 and are dropped.
+  const counts = tally(await within(burst(ocppUrl, 'VICTIM', 100), 'the second burst to finish'));
   const afterTimeout = await authStats(gw);
   t.diagnostic(`timeout: ${JSON.stringify(counts)}, ${afterTimeout.dropped - afterHangUp.dropped} dropped`);
-  assert.equal((counts['401 unauthorized'] ?? 0) + (counts['408 handshake_timeout'] ?? 0), 60, JSON.stringify(counts));
+  assert.equal((counts['401 unauthorized'] ?? 0) + (counts['408 handshake_timeout'] ?? 0), 100, JSON.stringify(counts));
   assert.ok(afterTimeout.dropped > afterHangUp.dropped, 'checks queued at the timeout were dropped');
   assert.deepEqual(await upgradeStatus(`${ocppUrl}/GOOD`, ['ocpp1.6'], { authorization: basic('GOOD', 'good-secret') }, { localAddress: GOOD_HOST }), { status: 101, reason: undefined });
 });

@@ -242,6 +242,8 @@ export class OcppServer {
     const gone = new AbortController();
     const onClose = () => gone.abort();
     socket.once('close', onClose);
+    // A client that reset the connection before its request was handled: no 'close' is coming.
+    if (socket.destroyed) gone.abort();
     const timer = clock.setTimeout(() => {
       gone.abort();
       if (!finished) this.#refuse(socket, new Refusal('handshake_timeout', `no completed upgrade within ${config.ocpp.handshake_timeout} ms`));
