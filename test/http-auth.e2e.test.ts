@@ -5,6 +5,9 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basic, rawSocket, Service, startTestGateway, upgradeStatus } from './support/harness.js';
 import { defer } from './support/cleanup.js';
+import { CheckGate } from '../src/auth/check-gate.js';
+import { HttpAuthProvider } from '../src/auth/http-provider.js';
+import { systemClock } from '../src/session/clock.js';
 
 const T = { timeout: 20_000 };
 
@@ -95,4 +98,29 @@ test('[SPEC §3] limits: connections per address (429), connect rate with burst 
   // The bucket (3) is spent; of five attempts at once, at most one can find a refilled token (1/s).
   const burst = await Promise.all(['Y1', 'Y2', 'Y3', 'Y4', 'Y5'].map((id) => upgradeStatus(`${other}/${id}`, ['ocpp1.6'])));
   assert.ok(burst.filter((r) => r.status === 429 && r.reason === 'rate_limited').length >= 4, JSON.stringify(burst));
+});
+
+test('[SPEC §8] http provider behind the check gate: its refusals are not cached, the service failing does not throttle', T, async (t) => {
+  const auth = await authService(t, (b) => ({ allow: b.password === 'good' }));
+  const clock = { ...systemClock, t: 1_000_000, now: () => clock.t };
+  const gate = new CheckGate({ maxInFlight: 2, maxQueued: 10, failureLimit: 2, failureWindowMs: 60_000, backoffMs: 1000, maxBackoffMs: 8000, maxTrackedSources: 100, now: () => clock.t });
+  const provider = new HttpAuthProvider({ url: auth.url, timeoutMs: 2000, cacheTtlMs: 60_000, cacheSize: 100, clock, gate });
+  t.after(() => provider.close());
+  const ask = (password: string, remoteAddress = '10.0.0.1') => provider.authenticate({ cpId: 'CP1', protocol: 'ocpp1.6', remoteAddress, listener: 'ws', username: 'CP1', password: Buffer.from(password) });
+  assert.equal((await ask('guess-1')).allow, false);
+  assert.equal((await ask('guess-2')).allow, false);
+  const throttled = await ask('good');
+  assert.equal(throttled.allow ? undefined : throttled.refusal, 'auth_throttled');
+  assert.equal(auth.calls.length, 2, 'a throttled address does not reach the service');
+  clock.t += 1000;
+  assert.deepEqual(await ask('good'), { allow: true }, 'the 429 was not remembered as a denial');
+  // A service that does not answer in time is its own failure, not the client's: never a throttle.
+  const failing = await authService(t, () => 'hang');
+  const broken = new HttpAuthProvider({ url: failing.url, timeoutMs: 50, cacheTtlMs: 0, cacheSize: 0, clock, gate });
+  t.after(() => broken.close());
+  for (let i = 0; i < 4; i++) {
+    const d = await broken.authenticate({ cpId: 'CP2', protocol: 'ocpp1.6', remoteAddress: '10.0.0.2', listener: 'ws', username: 'CP2', password: Buffer.from(`p${i}`) });
+    assert.equal(d.allow ? undefined : d.refusal, undefined, `attempt ${i}: a timeout is a 401, never a throttle`);
+  }
+  assert.equal(gate.blockedSources(), 0);
 });
