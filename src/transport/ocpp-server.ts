@@ -241,6 +241,8 @@ export class OcppServer {
     // check still queued for it is dropped instead of hashed. [SPEC §8]
     const gone = new AbortController();
     const onClose = () => gone.abort();
+    // The HTTP server keeps half-open sockets: a client that hangs up (FIN) ends its side, no 'close'.
+    socket.once('end', onClose);
     socket.once('close', onClose);
     // A client that reset the connection before its request was handled: no 'close' is coming.
     if (socket.destroyed) gone.abort();
@@ -259,7 +261,7 @@ export class OcppServer {
         claimedAddress = remoteAddress;
         return true;
       }, gone.signal);
-      if (finished || socket.destroyed) throw new Refusal('handshake_timeout', 'the client left or the handshake timed out during authentication', admitted.cpId);
+      if (finished || gone.signal.aborted || socket.destroyed) throw new Refusal('handshake_timeout', 'the client left or the handshake timed out during authentication', admitted.cpId);
       try {
         attachment = await this.#d.bridge.attach(admitted.cpId, admitted.protocol, { username: admitted.username, password: admitted.password });
       } catch (err) {
@@ -267,10 +269,10 @@ export class OcppServer {
         if (err instanceof LinkRefused) throw new Refusal(err.kind === 'unauthorized' ? 'unauthorized' : 'not_ready', err.message, admitted.cpId);
         throw err;
       }
-      if (finished || socket.destroyed) throw new Refusal('handshake_timeout', 'the client left or the handshake timed out while subscribing', admitted.cpId);
+      if (finished || gone.signal.aborted || socket.destroyed) throw new Refusal('handshake_timeout', 'the client left or the handshake timed out while subscribing', admitted.cpId);
       finished = true;
       clock.clearTimeout(timer);
-      socket.off('close', onClose);
+      socket.off('end', onClose).off('close', onClose);
       this.#chosenProtocol.set(req, admitted.echo ? admitted.protocol : false);
       let upgraded = false;
       const held = attachment;
@@ -287,7 +289,7 @@ export class OcppServer {
       attachment?.release();
       if (claimedAddress !== undefined) admission.releaseAddress(claimedAddress);
       clock.clearTimeout(timer);
-      socket.off('close', onClose);
+      socket.off('end', onClose).off('close', onClose);
       if (err instanceof Refusal) {
         if (!finished || err.refusal === 'handshake_timeout') this.#refuse(socket, err);
       } else {
