@@ -151,6 +151,8 @@ test('[SPEC §8] attackers that hang up or time out mid-check: their queued chec
   t.diagnostic(`timeout: ${JSON.stringify(counts)}, ${afterTimeout.dropped - afterHangUp.dropped} dropped`);
   assert.equal((counts['401 unauthorized'] ?? 0) + (counts['408 handshake_timeout'] ?? 0), 100, JSON.stringify(counts));
   assert.ok(afterTimeout.dropped > afterHangUp.dropped, 'checks queued at the timeout were dropped');
+  const timeouts = (afterTimeout.refusals['handshake_timeout'] ?? 0) - (afterHangUp.refusals['handshake_timeout'] ?? 0);
+  assert.equal(timeouts, counts['408 handshake_timeout'] ?? 0, 'each timeout counted once');
   assert.deepEqual(await upgradeStatus(`${ocppUrl}/GOOD`, ['ocpp1.6'], { authorization: basic('GOOD', 'good-secret') }, { localAddress: GOOD_HOST }), { status: 101, reason: undefined });
 });
 

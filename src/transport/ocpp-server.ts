@@ -291,7 +291,9 @@ export class OcppServer {
       clock.clearTimeout(timer);
       socket.off('end', onClose).off('close', onClose);
       if (err instanceof Refusal) {
-        if (!finished || err.refusal === 'handshake_timeout') this.#refuse(socket, err);
+        // After the timer answered 408 (not knowing the cpId), only the event naming the cpId is still due.
+        if (!finished) this.#refuse(socket, err);
+        else if (err.refusal === 'handshake_timeout') this.#refuse(socket, err, true);
       } else {
         log.error({ err: String(err) }, 'cp.upgrade_failed');
         this.#refuse(socket, new Refusal('not_ready', 'internal error during the upgrade'));
@@ -359,16 +361,19 @@ export class OcppServer {
     return checkForwardedCertificate(Array.isArray(header) ? header[0] : header, this.#forwardedCas, cpId, o.tls.cn_must_match, this.#d.clock.now());
   }
 
-  #refuse(socket: Duplex, r: Refusal): void {
+  /** `answered`: the client already got this refusal (the handshake timer's 408): publish the event only. */
+  #refuse(socket: Duplex, r: Refusal, answered = false): void {
     const { metrics, log, bridge } = this.#d;
     const status = UPGRADE_REFUSALS[r.refusal].status;
     // A detail may quote an error that quotes a URL with its password (the auth service's, say), and
     // the body goes to whoever knocked.
     const detail = redactText(r.detail, this.#secrets);
-    metrics.upgradeRefused(r.refusal);
-    log.info({ cpId: r.cpId, reason: r.refusal, status, detail, listener: this.#d.listener.name }, 'cp.upgrade_refused');
+    if (!answered) {
+      metrics.upgradeRefused(r.refusal);
+      log.info({ cpId: r.cpId, reason: r.refusal, status, detail, listener: this.#d.listener.name }, 'cp.upgrade_refused');
+    }
     if (r.cpId !== undefined) bridge.publishEvent(r.cpId, 'rejected', { cpId: r.cpId, reason: r.refusal, status, detail }).catch(() => undefined);
-    if (socket.destroyed) return;
+    if (answered || socket.destroyed) return;
     const body = `${r.refusal}: ${detail}\n`;
     const auth = status === 401 ? 'WWW-Authenticate: Basic realm="ocpp-gateway", charset="UTF-8"\r\n' : '';
     socket.end(
