@@ -27,6 +27,7 @@ import { isLoopbackHost } from './transport/web-guards.js';
 import { MessageChecks } from './validation/checks.js';
 import { OcppServer, type ListenerSpec } from './transport/ocpp-server.js';
 import { Admission } from './transport/admission.js';
+import { RefusalReports } from './transport/refusal-reports.js';
 import { readKeyFile } from './transport/tls.js';
 import { HttpAuthProvider } from './auth/http-provider.js';
 import { CheckGate } from './auth/check-gate.js';
@@ -191,6 +192,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     bridgeRef = bridge;
     metricsRef = metrics;
     const admission = new Admission(clock, config.ocpp.max_connect_rate, config.ocpp.connect_burst, config.ocpp.max_connections_per_address);
+    const refusalReports = new RefusalReports({
+      maxReports: config.ocpp.max_rejected_events,
+      windowMs: config.ocpp.rejected_events_window,
+      maxAddresses: config.auth.max_tracked_addresses,
+      clock,
+      onSummary: (source, held) => log.warn({ source, held: Object.fromEntries(held), windowMs: config.ocpp.rejected_events_window }, 'cp.upgrade_refusals_suppressed'),
+    });
+    cleanups.push(() => refusalReports.flush());
     const o = config.ocpp;
     const listeners: ListenerSpec[] = [];
     if (o.enabled) listeners.push({ name: 'ws', host: o.host, port: o.port, profile: o.security_profile as 0 | 1 | 3 });
@@ -205,7 +214,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     for (const listener of listeners) {
       let server: OcppServer;
       try {
-        server = new OcppServer({ config, listener, clock, log, metrics, bridge, registry, auth, checks, admission, brokerReady: () => broker.isConnected() });
+        server = new OcppServer({ config, listener, clock, log, metrics, bridge, registry, auth, checks, admission, refusalReports, brokerReady: () => broker.isConnected() });
       } catch (err) {
         throw new StartupError((err as Error).message);
       }

@@ -99,7 +99,7 @@ export class Metrics {
       },
     });
     this.#rejected = counter('rejected_messages_total', 'Messages from charge points not bridged (event/rejected), by reason.', ['reason']);
-    this.#rejectedSuppressed = counter('rejected_events_suppressed_total', 'event/rejected messages not published because the charge point spent ocpp.max_rejected_events (counted in rejected_messages_total all the same), by reason.', ['reason']);
+    this.#rejectedSuppressed = counter('rejected_events_suppressed_total', 'event/rejected messages not published because the charge point (or, for refused upgrades, the source address) spent ocpp.max_rejected_events (counted in rejected_messages_total or upgrade_refusals_total all the same), by reason.', ['reason']);
     this.#logSuppressed = counter('log_lines_suppressed_total', 'Log lines caused by a charge point and dropped beyond log.max_cp_lines, by event id.', ['event']);
     this.#internalErrors = counter('internal_errors_total', 'Exceptions while handling one connection\'s input (each closed that connection, 1011 internal_error), by where they entered: frame, service, timer, publish, socket, close.', ['entry']);
     this.#readPauses = counter('read_pauses_total', 'Times reading from a charge point paused: publishes = ocpp.max_inflight_publishes of its publishes await the broker; frames = it sent ocpp.max_frames_per_turn frames in one event-loop turn.', ['why']);

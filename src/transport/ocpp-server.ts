@@ -32,6 +32,8 @@ import type { X509Certificate } from 'node:crypto';
 import { parseProxyHeader, V2_MAX } from './proxy-protocol.js';
 import type { ConnectionDrop } from '../errors.js';
 import { OriginPolicy } from './web-guards.js';
+import type { RefusalReports } from './refusal-reports.js';
+import { sourceKey } from '../auth/check-gate.js';
 
 export interface ListenerSpec {
   readonly name: 'ws' | 'wss';
@@ -53,6 +55,8 @@ export interface OcppServerDeps {
   readonly auth: AuthProvider;
   readonly checks: MessageChecks;
   readonly admission: Admission;
+  /** Shared by every listener: how many refused upgrades per source address get a log line and an event. */
+  readonly refusalReports: RefusalReports;
   /** False while the broker is unreachable: new charge points are refused with 503. */
   readonly brokerReady: () => boolean;
 }
@@ -236,6 +240,8 @@ export class OcppServer {
   async #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const { config, clock, log, admission } = this.#d;
     socket.on('error', () => socket.destroy());
+    // Whom a refusal is charged to (its log line and event): the client's address, IPv6 by its /64.
+    const source = sourceKey(this.#remoteAddress(req));
     let finished = false;
     // Fires when this upgrade can no longer succeed (client left, handshake timeout): a credential
     // check still queued for it is dropped instead of hashed. [SPEC §8]
@@ -248,7 +254,7 @@ export class OcppServer {
     if (socket.destroyed) gone.abort();
     const timer = clock.setTimeout(() => {
       gone.abort();
-      if (!finished) this.#refuse(socket, new Refusal('handshake_timeout', `no completed upgrade within ${config.ocpp.handshake_timeout} ms`));
+      if (!finished) this.#refuse(socket, source, new Refusal('handshake_timeout', `no completed upgrade within ${config.ocpp.handshake_timeout} ms`));
       finished = true;
     }, config.ocpp.handshake_timeout);
     let attachment: Attachment | undefined;
@@ -292,11 +298,11 @@ export class OcppServer {
       socket.off('end', onClose).off('close', onClose);
       if (err instanceof Refusal) {
         // After the timer answered 408 (not knowing the cpId), only the event naming the cpId is still due.
-        if (!finished) this.#refuse(socket, err);
-        else if (err.refusal === 'handshake_timeout') this.#refuse(socket, err, true);
+        if (!finished) this.#refuse(socket, source, err);
+        else if (err.refusal === 'handshake_timeout') this.#refuse(socket, source, err, true);
       } else {
         log.error({ err: String(err) }, 'cp.upgrade_failed');
-        this.#refuse(socket, new Refusal('not_ready', 'internal error during the upgrade'));
+        this.#refuse(socket, source, new Refusal('not_ready', 'internal error during the upgrade'));
       }
       finished = true;
     }
@@ -362,17 +368,18 @@ export class OcppServer {
   }
 
   /** `answered`: the client already got this refusal (the handshake timer's 408): publish the event only. */
-  #refuse(socket: Duplex, r: Refusal, answered = false): void {
+  #refuse(socket: Duplex, source: string, r: Refusal, answered = false): void {
     const { metrics, log, bridge } = this.#d;
     const status = UPGRADE_REFUSALS[r.refusal].status;
     // A detail may quote an error that quotes a URL with its password (the auth service's, say), and
     // the body goes to whoever knocked.
     const detail = redactText(r.detail, this.#secrets);
-    if (!answered) {
-      metrics.upgradeRefused(r.refusal);
-      log.info({ cpId: r.cpId, reason: r.refusal, status, detail, listener: this.#d.listener.name }, 'cp.upgrade_refused');
-    }
-    if (r.cpId !== undefined) bridge.publishEvent(r.cpId, 'rejected', { cpId: r.cpId, reason: r.refusal, status, detail }).catch(() => undefined);
+    if (!answered) metrics.upgradeRefused(r.refusal);
+    // The log line and the event are budgeted per source address; the answer and the counter are not.
+    if (this.#d.refusalReports.allow(source, r.refusal)) {
+      if (!answered) log.info({ cpId: r.cpId, reason: r.refusal, status, detail, listener: this.#d.listener.name }, 'cp.upgrade_refused');
+      if (r.cpId !== undefined) bridge.publishEvent(r.cpId, 'rejected', { cpId: r.cpId, reason: r.refusal, status, detail }).catch(() => undefined);
+    } else metrics.rejectedSuppressed(r.refusal);
     if (answered || socket.destroyed) return;
     const body = `${r.refusal}: ${detail}\n`;
     const auth = status === 401 ? 'WWW-Authenticate: Basic realm="ocpp-gateway", charset="UTF-8"\r\n' : '';

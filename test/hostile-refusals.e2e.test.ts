@@ -1,0 +1,60 @@
+// A burst of refused upgrades from one address (no connection yet, a cpId of the attacker's choice)
+// must not turn into a burst of log lines and event/rejected messages: each refusal is answered and
+// counted, but reports are budgeted per source address and summarised. [SPEC §3, §8]
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { loadConfig } from '../src/config/load.js';
+import { startGateway } from '../src/gateway.js';
+import { defer } from './support/cleanup.js';
+import { chargePoint, EPHEMERAL, Service, until, upgradeStatus, within } from './support/harness.js';
+
+test('[SPEC §8] 200 refused upgrades from one address: all answered 400 and counted, 5 reported, one summary; another address still reported; a good CP served', { timeout: 60_000 }, async (t) => {
+  const lines: Array<{ msg: string; source?: string; held?: Record<string, number> }> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as { msg: string });
+      cb();
+    },
+  });
+  const loaded = loadConfig({ overrides: [...EPHEMERAL, ['ocpp.max_rejected_events', 5], ['ocpp.rejected_events_window', '2s'], ['ocpp.max_connect_rate', 100_000], ['ocpp.connect_burst', 100_000]] });
+  assert.ok(loaded.ok);
+  const gw = await startGateway({ config: loaded.config, log: pino({ level: 'info' }, sink) });
+  defer(t, () => gw.close());
+  const ocppUrl = `ws://127.0.0.1:${gw.addresses.ocpp?.port ?? 0}/ocpp`;
+  const svc = await Service.connect(t, `mqtt://127.0.0.1:${gw.addresses.mqtt?.port ?? 0}`, ['ocpp/+/event/rejected', 'ocpp/+/up/request/#']);
+  svc.client.on('message', (topic) => {
+    const p = topic.split('/');
+    if (p[2] === 'up') void svc.publish(`ocpp/${p[1]}/dn/response/${p[4]}/${p[5]}`, { currentTime: new Date().toISOString() });
+  });
+  const good = await chargePoint(t, ocppUrl, 'GOOD', { localAddress: '127.0.0.4' } as Record<string, unknown>);
+
+  // No acceptable subprotocol: refused with a cpId (so each would publish event/rejected).
+  const statuses = new Map<number, number>();
+  for (let batch = 0; batch < 4; batch++) {
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => upgradeStatus(`${ocppUrl}/SPRAY-${batch}-${i}`, ['nope'], {}, { localAddress: '127.0.0.2' })));
+    for (const r of results) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+    await within(good.call('Heartbeat', {}), 'a good Heartbeat during the burst');
+  }
+  assert.deepEqual([...statuses], [[400, 200]], 'every refusal is answered');
+  const other = await upgradeStatus(`${ocppUrl}/OTHER`, ['nope'], {}, { localAddress: '127.0.0.3' });
+  assert.equal(other.status, 400);
+  await svc.waitFor('ocpp/OTHER/event/rejected');
+
+  const s = await gw.metrics.snapshot();
+  const counted = (name: string) => {
+    const m = s[name];
+    return typeof m === 'object' ? (m['no_subprotocol'] ?? 0) : 0;
+  };
+  assert.equal(counted('upgrade_refusals_total'), 201, JSON.stringify(s['upgrade_refusals_total']));
+  assert.equal(counted('rejected_events_suppressed_total'), 195, JSON.stringify(s['rejected_events_suppressed_total']));
+  const sprayEvents = () => svc.received.filter((m) => m.topic.startsWith('ocpp/SPRAY-')).length;
+  assert.equal(sprayEvents(), 5);
+  assert.equal(lines.filter((l) => l.msg === 'cp.upgrade_refused').length, 6, 'five lines for the burst, one for the other address');
+  // The window ends: one summary line for the burst's address.
+  await until(() => lines.some((l) => l.msg === 'cp.upgrade_refusals_suppressed'), 'the summary line', 10_000);
+  const summaries = lines.filter((l) => l.msg === 'cp.upgrade_refusals_suppressed');
+  assert.deepEqual(summaries.map((l) => [l.source, l.held]), [['127.0.0.2', { no_subprotocol: 195 }]]);
+  assert.equal(sprayEvents(), 5, 'nothing more was published');
+});
