@@ -11,7 +11,7 @@ import { systemClock } from '../src/session/clock.js';
 
 const T = { timeout: 20_000 };
 
-interface AuthCall { cpId: string; username: string | null; password: string | null; password_base64: string | null; remoteAddress: string; protocol: string; listener: string; certificateCn: string | null }
+interface AuthCall { authorization?: string | undefined; cpId: string; username: string | null; password: string | null; password_base64: string | null; remoteAddress: string; protocol: string; listener: string; certificateCn: string | null }
 
 /** An auth service: answers by password; "slow" never answers in time. */
 async function authService(t: Parameters<typeof defer>[0], decide: (body: AuthCall) => object | 'hang') {
@@ -21,7 +21,8 @@ async function authService(t: Parameters<typeof defer>[0], decide: (body: AuthCa
     let raw = '';
     req.on('data', (d: Buffer) => (raw += d.toString()));
     req.on('end', () => {
-      const body = JSON.parse(raw) as AuthCall;
+      const parsed = JSON.parse(raw) as AuthCall;
+      const body = req.headers.authorization === undefined ? parsed : { ...parsed, authorization: req.headers.authorization };
       calls.push(body);
       const answer = decide(body);
       if (answer === 'hang') {
@@ -123,4 +124,13 @@ test('[SPEC §8] http provider behind the check gate: its refusals are not cache
     assert.equal(d.allow ? undefined : d.refusal, undefined, `attempt ${i}: a timeout is a 401, never a throttle`);
   }
   assert.equal(gate.blockedSources(), 0);
+});
+
+test('[SPEC §8] http provider: credentials in auth.http.url travel as an Authorization header (fetch refuses them in the URL) and never reach the charger', T, async (t) => {
+  const auth = await authService(t, (b) => ({ allow: b.authorization === basic('svc', 'p@ss:word') && b.password === 'good' }));
+  const withCredentials = auth.url.replace('http://', `http://svc:${encodeURIComponent('p@ss:word')}@`);
+  const { ocppUrl } = await startTestGateway(t, { 'auth.provider': 'http', 'auth.http.url': withCredentials });
+  assert.equal((await upgradeStatus(`${ocppUrl}/CP1`, ['ocpp1.6'], { authorization: basic('CP1', 'good') })).status, 101);
+  assert.equal(auth.calls[0]?.authorization, basic('svc', 'p@ss:word'));
+  assert.deepEqual(await upgradeStatus(`${ocppUrl}/CP2`, ['ocpp1.6'], { authorization: basic('CP2', 'bad') }), { status: 401, reason: 'unauthorized' });
 });

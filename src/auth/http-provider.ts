@@ -32,13 +32,37 @@ function parseExpireAt(value: unknown): number | undefined | 'invalid' {
   return 'invalid';
 }
 
+/**
+ * fetch refuses a URL that carries credentials (and its error would quote them): they travel as an
+ * Authorization: Basic header instead, to a URL without them. [RFC 7617]
+ */
+export function splitUrlCredentials(url: string): { url: string; authorization: string | undefined } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { url, authorization: undefined };
+  }
+  if (parsed.username === '' && parsed.password === '') return { url, authorization: undefined };
+  const user = decodeURIComponent(parsed.username);
+  const password = decodeURIComponent(parsed.password);
+  parsed.username = '';
+  parsed.password = '';
+  return { url: parsed.toString(), authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
+}
+
 export class HttpAuthProvider implements AuthProvider {
   readonly name = 'http';
   readonly #o: HttpProviderOptions;
   readonly #cache = new Map<string, Cached>();
+  readonly #url: string;
+  readonly #headers: Record<string, string>;
 
   constructor(options: HttpProviderOptions) {
     this.#o = options;
+    const { url, authorization } = splitUrlCredentials(options.url);
+    this.#url = url;
+    this.#headers = { 'content-type': 'application/json', ...(authorization !== undefined ? { authorization } : {}) };
   }
 
   #key(r: AuthRequest): string {
@@ -76,7 +100,7 @@ export class HttpAuthProvider implements AuthProvider {
     try {
       // A client that left needs no answer: its request is abandoned with it.
       const timeout = AbortSignal.timeout(this.#o.timeoutMs);
-      res = await fetch(this.#o.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: gone === undefined ? timeout : AbortSignal.any([timeout, gone]) });
+      res = await fetch(this.#url, { method: 'POST', headers: this.#headers, body: JSON.stringify(body), signal: gone === undefined ? timeout : AbortSignal.any([timeout, gone]) });
     } catch (err) {
       if (gone?.aborted === true) return { allow: false, unavailable: true, detail: 'the client left before the auth service answered' };
       const timedOut = (err as Error).name === 'TimeoutError';

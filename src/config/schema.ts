@@ -205,7 +205,7 @@ export const configSchema = z
         max_tracked_addresses: int(10_000, 1, 10_000_000, 'Addresses whose failures are remembered (about 100 bytes each); beyond it the least recently seen is forgotten.'),
         http: section(
           {
-            url: str('', 'The auth service: POST JSON {cpId, username, password, password_base64, remoteAddress, certificateCn, certificateFingerprint, protocol, listener}; answer 200 {"allow": true|false, "expire_at"?: ISO-8601 or epoch seconds, "reason"?}.'),
+            url: str('', 'The auth service: POST JSON {cpId, username, password, password_base64, remoteAddress, certificateCn, certificateFingerprint, protocol, listener}; answer 200 {"allow": true|false, "expire_at"?: ISO-8601 or epoch seconds, "reason"?}. Credentials in the URL (https://user:pass@host/…) are sent as an Authorization: Basic header and never logged.'),
             timeout: duration('3s', 'An answer later than this denies (fail closed).'),
             cache_ttl: duration('60s', 'How long an answer is reused for the same cpId, password and certificate; 0 = never cached. Denials are cached for at most 5 s.'),
             cache_size: int(100_000, 0, 10_000_000, 'Most cached answers.'),
