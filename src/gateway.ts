@@ -183,7 +183,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       brokerLinks: () => bridgeRef?.openLinks ?? 0,
     });
     metrics.watchAuthChecks(authChecks);
-    const format = config.topics.preset === 'emqx5' ? new Emqx5Format(config.mqtt.mountpoint) : new TopicFormat(topics);
+    const format = config.topics.preset === 'emqx5' ? new Emqx5Format(config.mqtt.mountpoint, config.ocpp.max_json_depth) : new TopicFormat(topics);
     const pc = config.mqtt.per_client;
     const perClient = config.mqtt.client_mode === 'per_client' && endpoint !== undefined
       ? { endpoint, persistent: pc.persistent_session, sessionExpirySeconds: Math.round(pc.session_expiry / 1000), timeoutMs: Math.min(pc.connect_timeout, config.ocpp.handshake_timeout) }

@@ -133,7 +133,7 @@ test('[SPEC §8] an exception in one connection closes only that one: 1011 inter
   await roundTrip(again);
 });
 
-test('[SPEC §8] a service message the topic layout cannot read (emqx5 envelope 20,000 deep) is dropped and counted, never a crash', { timeout: 30_000 }, async (t) => {
+test('[SPEC §6, §8] a service message nested too deep (emqx5 envelope 20,000 deep) is refused before parsing, counted as invalid_payload, never a crash', { timeout: 30_000 }, async (t) => {
   const { ocppUrl, mqttUrl, gw } = await startTestGateway(t, { 'topics.preset': 'emqx5' });
   const svc = await Service.connect(t, mqttUrl, ['ocpp/cp/#']);
   // The service answers CALLs in the EMQX envelope.
@@ -152,6 +152,7 @@ test('[SPEC §8] a service message the topic layout cannot read (emqx5 envelope 
   // Published after the deep one on the same connection: once the CP has it, the deep one was handled.
   await svc.publish('ocpp/cs/GOOD5', { MessageTypeId: 2, UniqueId: 'r1', Action: 'Reset', Payload: { type: 'Soft' } });
   await within(reset, WAIT, 'the Reset after the deep message');
-  assert.equal(await metric(gw, 'internal_errors_total', 'dispatch'), 1);
+  assert.equal(await metric(gw, 'gateway_errors_total', 'invalid_payload'), 1);
+  assert.equal(await metric(gw, 'internal_errors_total', 'dispatch'), 0, 'refused by the depth bound, not caught as a crash');
   await roundTrip(good);
 });

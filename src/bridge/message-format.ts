@@ -2,6 +2,7 @@
 // envelope in the payload) — the default layout of SPEC §4, or the EMQX 5 OCPP gateway's. [SPEC §4]
 import type { MessageKind, ServiceMessage } from '../session/channel.js';
 import { encodeLevel, decodeLevel, type TopicLayout } from './topics.js';
+import { DEFAULT_MAX_JSON_DEPTH, exceedsJsonDepth } from '../ocpp/codec.js';
 
 export type ParsedDownstream =
   | { readonly cpId: string; readonly message: ServiceMessage }
@@ -44,7 +45,8 @@ const KINDS: Record<number, MessageKind> = { 2: 'request', 3: 'response', 4: 'er
  * on the reply topic with ErrorDetails.gateway.
  */
 export class Emqx5Format implements MessageFormat {
-  constructor(private readonly mountpoint: string) {}
+  /** `maxJsonDepth`: ocpp.max_json_depth; the envelope adds one level around the payload. */
+  constructor(private readonly mountpoint: string, private readonly maxJsonDepth = DEFAULT_MAX_JSON_DEPTH) {}
 
   up(cpId: string, type: MessageKind, action: string, messageId: string, _protocol: string, payloadText: string) {
     const base = `${this.mountpoint}cp/${encodeLevel(cpId)}`;
@@ -67,8 +69,11 @@ export class Emqx5Format implements MessageFormat {
     const cpId = decodeLevel(topic.slice(prefix.length));
     if (cpId === undefined) return undefined;
     let e: Record<string, unknown>;
+    const text = payload.toString('utf8');
+    // [SPEC §6] nesting bounded before parsing, as for charge point frames: the envelope is re-serialised below.
+    if (exceedsJsonDepth(text, this.maxJsonDepth + 1)) return { cpId, invalid: `the envelope is nested deeper than ocpp.max_json_depth (${this.maxJsonDepth}) + 1 levels` };
     try {
-      const v: unknown = JSON.parse(payload.toString('utf8'));
+      const v: unknown = JSON.parse(text);
       if (typeof v !== 'object' || v === null || Array.isArray(v)) return { cpId, invalid: 'the envelope must be a JSON object' };
       e = v as Record<string, unknown>;
     } catch {
