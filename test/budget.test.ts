@@ -35,29 +35,6 @@ test('budget: max 0 is unlimited and never tallies', () => {
   assert.equal(b.drain(), undefined);
 });
 
-/** A clock whose timers run when the test says so. */
-function manualClock() {
-  let now = 0;
-  const timers = new Map<number, { at: number; fn: () => void }>();
-  let next = 1;
-  return {
-    now: () => now,
-    setTimeout: (fn: () => void, ms: number) => {
-      timers.set(next, { at: now + ms, fn });
-      return next++;
-    },
-    clearTimeout: (h: unknown) => void timers.delete(h as number),
-    pending: () => timers.size,
-    advance(to: number) {
-      now = to;
-      for (const [h, t] of [...timers]) if (t.at <= now) {
-        timers.delete(h);
-        t.fn();
-      }
-    },
-  };
-}
-
 function capture(level = 'info') {
   const lines: Array<Record<string, unknown>> = [];
   const sink = new Writable({ write(chunk: Buffer, _enc, done) { lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>); done(); } });
@@ -108,6 +85,7 @@ import type { WebSocket } from 'ws';
 import { CpBudgets, type CpBudgetOwner } from '../src/transport/cp-budgets.js';
 import { Metrics } from '../src/obs/metrics.js';
 import type { RejectedReason } from '../src/errors.js';
+import { manualClock } from './support/manual-clock.js';
 
 function budgetsUnderTest(limits: Partial<ConstructorParameters<typeof CpBudgets>[2]> = {}) {
   const socket = { paused: false, pauses: 0, pause() { this.paused = true; this.pauses++; }, resume() { this.paused = false; } };

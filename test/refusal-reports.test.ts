@@ -4,29 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RefusalReports } from '../src/transport/refusal-reports.js';
-
-/** A clock whose timers run when the test says so. */
-function manualClock() {
-  let now = 0;
-  const timers = new Map<number, { at: number; fn: () => void }>();
-  let next = 1;
-  return {
-    now: () => now,
-    setTimeout: (fn: () => void, ms: number) => {
-      timers.set(next, { at: now + ms, fn });
-      return next++;
-    },
-    clearTimeout: (h: unknown) => void timers.delete(h as number),
-    pending: () => timers.size,
-    advance(to: number) {
-      now = to;
-      for (const [h, t] of [...timers]) if (t.at <= now) {
-        timers.delete(h);
-        t.fn();
-      }
-    },
-  };
-}
+import { manualClock } from './support/manual-clock.js';
 
 function reports(maxReports: number, maxAddresses = 100) {
   const clock = manualClock();

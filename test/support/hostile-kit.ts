@@ -3,19 +3,11 @@
 import type { TestContext } from 'node:test';
 import type { RPCClient } from 'ocpp-rpc';
 import type { Gateway } from '../../src/gateway.js';
-import { Service, type Received } from './harness.js';
+import { Service, within as harnessWithin, type Received } from './harness.js';
 
-/** `work`, or a clear failure after `ms`: no wait in these tests is without a deadline. */
-export async function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** `work`, or a clear failure after `ms` (the harness's `within`, arguments in this kit's order). */
+export function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  return harnessWithin(work, what, ms);
 }
 
 /** A service that answers charge point CALLs on up/request with a Heartbeat-style result (all but `silentFor`'s). */
