@@ -3,56 +3,38 @@
 // Phases on one gateway process: `quiet` (good CPs only), then one `flood` phase per attack, each
 // compared with the quiet phase of the same run. The attacker reconnects whenever it is closed, as a
 // real one would, and never waits for answers; it honours ws backpressure so the load generator itself
-// does not balloon.
-import WebSocket from 'ws';
+// does not balloon. The attacker runs in its own process, so its event loop is not the good CPs'.
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { connectFleet, startService, upstreamRoundTrips, type RoundTripResult } from './lib/load.js';
 import { startGatewayProcess } from './lib/gateway-process.js';
-import { percentile, rssBytes, table } from './lib/stats.js';
+import { cpuMs, percentile, rssBytes, table } from './lib/stats.js';
 import { BENCH_GATEWAY_SETTINGS } from './lib/targets.js';
+import type { AttackKind, AttackerReport } from './lib/attacker.js';
 
-type Attack = { name: string; frame: (seq: number) => string };
-
-const ATTACKS: Attack[] = [
+const ATTACKS: Array<{ name: string; kind: AttackKind }> = [
   // 2,000,000 of these took every other CP's service away for 90 s before issue G.
-  { name: 'CALLRESULT for no pending CALL', frame: (s) => `[3,"ghost-${s}",{}]` },
-  { name: 'CALL of an unknown action', frame: (s) => `[2,"u-${s}","NoSuchAction",{}]` },
-  { name: 'CALL failing its schema', frame: (s) => `[2,"v-${s}","Heartbeat",{"extra":${s}}]` },
+  { name: 'CALLRESULT for no pending CALL', kind: 'ghost_result' },
+  { name: 'CALL of an unknown action', kind: 'unknown_action' },
+  { name: 'CALL failing its schema', kind: 'invalid_call' },
 ];
 
-interface Attacker { framesSent: number; connections: number; closeCodes: Map<number, number>; stop(): Promise<void> }
-
-function startAttacker(port: number, attack: Attack): Attacker {
-  const state: Attacker = { framesSent: 0, connections: 0, closeCodes: new Map(), stop: async () => undefined };
-  let running = true;
-  let current: WebSocket | undefined;
-  const connect = () => {
-    if (!running) return;
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/ocpp/ATTACKER`, ['ocpp1.6'], { localAddress: '127.0.0.200', perMessageDeflate: false });
-    current = ws;
-    ws.on('error', () => undefined);
-    ws.on('message', () => undefined);
-    ws.on('open', () => {
-      state.connections++;
-      const pump = () => {
-        if (!running || ws.readyState !== WebSocket.OPEN) return;
-        // Keep about 1 MiB queued in the kernel/ws buffer: as fast as the gateway reads, no faster.
-        for (let i = 0; i < 200 && ws.bufferedAmount < 1 << 20; i++) ws.send(attack.frame(state.framesSent++));
-        setImmediate(pump);
-      };
-      pump();
-    });
-    ws.on('close', (code) => {
-      state.closeCodes.set(code, (state.closeCodes.get(code) ?? 0) + 1);
-      if (running) setTimeout(connect, 10);
-    });
+/** Starts the attacker process; the returned function stops it and reads its report. */
+async function startAttacker(port: number, kind: AttackKind): Promise<{ pid: number; stop(): Promise<AttackerReport> }> {
+  const child = fork(fileURLToPath(new URL('./lib/attacker.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`the attacker exited with ${code}`)));
+    child.send({ start: { port, kind } });
+  });
+  return {
+    pid: child.pid as number,
+    stop: () => new Promise((resolve) => {
+      child.once('message', (m: { report: AttackerReport }) => resolve(m.report));
+      child.send({ stop: true });
+    }),
   };
-  connect();
-  state.stop = async () => {
-    running = false;
-    current?.terminate();
-  };
-  return state;
 }
 
 function summary(r: RoundTripResult) {
@@ -74,9 +56,11 @@ export async function run(opts: { quick: boolean }) {
   try {
     await upstreamRoundTrips(fleet, 1); // warm-up
     const rss0 = rssBytes(gw.pid);
+    const cpuQuiet0 = cpuMs(gw.pid);
     const quiet = summary(await upstreamRoundTrips(fleet, seconds));
-    rows.push(['none (quiet)', Math.round(quiet.rps), quiet.p50, quiet.p99, 1, '-', '-', '-', (rss0 / 2 ** 20).toFixed(0), '-']);
-    json['quiet'] = { ...quiet, rssMiB: rss0 / 2 ** 20 };
+    const quietCpu = (cpuMs(gw.pid) - cpuQuiet0) / seconds / 10;
+    rows.push(['none (quiet)', Math.round(quiet.rps), quiet.p50, quiet.p99, 1, quietCpu.toFixed(0), '-', '-', '-', '-', (rss0 / 2 ** 20).toFixed(0), '-']);
+    json['quiet'] = { ...quiet, gatewayCpuPercent: quietCpu, rssMiB: rss0 / 2 ** 20 };
     for (const attack of ATTACKS) {
       rejectedEvents = 0;
       let peak = rssBytes(gw.pid);
@@ -87,14 +71,18 @@ export async function run(opts: { quick: boolean }) {
           // the process is gone: reported below as a crash
         }
       }, 100);
-      const attacker = startAttacker(gw.ocppPort, attack);
+      const attacker = await startAttacker(gw.ocppPort, attack.kind);
+      const cpu0 = cpuMs(gw.pid);
+      const attackerCpu0 = cpuMs(attacker.pid);
       const r = summary(await upstreamRoundTrips(fleet, seconds));
-      await attacker.stop();
+      const gatewayCpu = (cpuMs(gw.pid) - cpu0) / seconds / 10;
+      const attackerCpu = (cpuMs(attacker.pid) - attackerCpu0) / seconds / 10;
+      const report = await attacker.stop();
       clearInterval(sampler);
       const alive = gw.child.exitCode === null;
-      const codes = [...attacker.closeCodes].map(([c, n]) => `${c}×${n}`).join(' ');
-      rows.push([attack.name, Math.round(r.rps), r.p50, r.p99, r.rps / quiet.rps, attacker.framesSent, attacker.connections, codes || '-', (peak / 2 ** 20).toFixed(0), `${rejectedEvents}${alive ? '' : ' (gateway died)'}`]);
-      json[attack.name] = { ...r, ratioToQuiet: r.rps / quiet.rps, framesSent: attacker.framesSent, connections: attacker.connections, closeCodes: Object.fromEntries(attacker.closeCodes), peakRssMiB: peak / 2 ** 20, rejectedEvents, alive };
+      const codes = Object.entries(report.closeCodes).map(([c, n]) => `${c}×${n}`).join(' ');
+      rows.push([attack.name, Math.round(r.rps), r.p50, r.p99, r.rps / quiet.rps, gatewayCpu.toFixed(0), attackerCpu.toFixed(0), report.framesSent, report.connections, codes || '-', (peak / 2 ** 20).toFixed(0), `${rejectedEvents}${alive ? '' : ' (gateway died)'}`]);
+      json[attack.name] = { ...r, ratioToQuiet: r.rps / quiet.rps, gatewayCpuPercent: gatewayCpu, attackerCpuPercent: attackerCpu, ...report, peakRssMiB: peak / 2 ** 20, rejectedEvents, alive };
       if (!alive) break;
     }
   } finally {
@@ -103,7 +91,7 @@ export async function run(opts: { quick: boolean }) {
     await events.endAsync(true);
     if (gw.child.exitCode === null) await gw.stop();
   }
-  const markdown = `${goodCps} good charge points, one Heartbeat outstanding each, ${seconds} s per phase; one attacker from 127.0.0.200 that reconnects when closed.\n\n` +
-    table(['attack', 'good round trips/s', 'p50 ms', 'p99 ms', 'ratio to quiet', 'attacker frames sent', 'attacker connections', 'close codes', 'gateway peak RSS MiB', 'event/rejected published'], rows);
+  const markdown = `${goodCps} good charge points, one Heartbeat outstanding each, ${seconds} s per phase; one attacker (its own process) from 127.0.0.200 that reconnects when closed.\n\n` +
+    table(['attack', 'good round trips/s', 'p50 ms', 'p99 ms', 'ratio to quiet', 'gateway CPU %', 'attacker CPU %', 'attacker frames sent', 'attacker connections', 'close codes', 'gateway peak RSS MiB', 'event/rejected published'], rows);
   return { markdown, json };
 }

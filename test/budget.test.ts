@@ -107,7 +107,7 @@ function budgetsUnderTest(limits: Partial<ConstructorParameters<typeof CpBudgets
     },
     publishRejected: (reason, _detail, _messageId, _action, extra) => new Promise<void>((settle) => published.push({ reason, ...(extra ? { extra } : {}), settle })),
   };
-  const budgets = new CpBudgets(owner, socket as unknown as WebSocket, { maxInflightPublishes: 4, maxFramesPerTurn: 3, maxRejectedEvents: 2, rejectedEventsWindowMs: 60_000, maxCpLogLines: 0, cpLogWindowMs: 60_000, ...limits });
+  const budgets = new CpBudgets(owner, socket as unknown as WebSocket, { maxInflightPublishes: 4, maxFramesPerTurn: 3, maxFrameRate: 0, frameBurst: 1, maxRejectedEvents: 2, rejectedEventsWindowMs: 60_000, maxCpLogLines: 0, cpLogWindowMs: 60_000, ...limits });
   return { budgets, socket, clock, published, errors };
 }
 
@@ -152,4 +152,25 @@ test('cp budgets: a burst yields after max_frames_per_turn frames and reads on i
   assert.equal(socket.paused, false, 'resumed in the next turn');
   budgets.frameRead();
   assert.equal(socket.paused, false, 'a new turn, a new share');
+});
+
+test('cp budgets: beyond max_frame_rate (after frame_burst) reading pauses until a token is back; nothing is dropped [SPEC §8]', async () => {
+  const { budgets, socket, clock } = budgetsUnderTest({ maxFramesPerTurn: 1_000, maxFrameRate: 10, frameBurst: 5 });
+  for (let i = 0; i < 4; i++) budgets.frameRead();
+  assert.equal(socket.paused, false, '4 of a burst of 5');
+  budgets.frameRead();
+  assert.equal(socket.paused, true, 'the bucket is empty');
+  budgets.frameRead(); // a frame of the same read still arrives: the balance goes below zero
+  clock.advance(100);
+  assert.equal(socket.paused, true, 'one token back is not enough after the overdraft');
+  clock.advance(200);
+  assert.equal(socket.paused, false, 'resumed once a whole token is back (10 per second)');
+  budgets.frameRead();
+  assert.equal(socket.paused, true, 'and paused again at the next frame: the sustained rate is 10/s');
+  clock.advance(10_000);
+  assert.equal(socket.paused, false);
+  for (let i = 0; i < 4; i++) budgets.frameRead();
+  assert.equal(socket.paused, false, 'a quiet spell refills the burst, not more');
+  budgets.frameRead();
+  assert.equal(socket.paused, true);
 });

@@ -110,6 +110,8 @@ export const configSchema = z
         ),
         max_inflight_publishes: int(64, 1, 100_000, 'Publishes a charge point caused (its messages, gateway errors about them, its event/rejected) awaiting the broker before reading from its socket pauses (backpressure).'),
         max_frames_per_turn: int(100, 1, 1_000_000, 'Frames read from one charge point in one event-loop turn; then reading from it pauses until the next turn (the rest of the current read is still handled), so a charge point that floods cannot hold the loop while others wait. A charge point that waits for answers, as OCPP-J requires, never reaches it.'),
+        max_frame_rate: int(200, 0, 1_000_000, 'Frames per second read from one charge point, sustained (token bucket of frame_burst); beyond it reading from that charge point pauses until the rate allows more (nothing is dropped), so one that pipelines frames without waiting for answers cannot take the event loop from the others. A charger that waits for each answer, as OCPP-J requires, sends a few frames per second. 0 = unlimited.'),
+        frame_burst: int(400, 1, 10_000_000, 'Frames one charge point may send at once above max_frame_rate (the bucket size), e.g. the StatusNotifications of every connector at boot.'),
       },
       'The charge point side: WebSocket listener and connection limits.',
     ),

@@ -15,6 +15,10 @@ export interface CpBudgetLimits {
   readonly maxInflightPublishes: number;
   /** ocpp.max_frames_per_turn: frames read from one charge point per event-loop turn before it yields. */
   readonly maxFramesPerTurn: number;
+  /** ocpp.max_frame_rate: frames per second read from one charge point, sustained (0 = unlimited). */
+  readonly maxFrameRate: number;
+  /** ocpp.frame_burst: frames read at once above the rate (the bucket's size). */
+  readonly frameBurst: number;
   /** ocpp.max_rejected_events per ocpp.rejected_events_window (0 = unlimited). */
   readonly maxRejectedEvents: number;
   readonly rejectedEventsWindowMs: number;
@@ -38,6 +42,7 @@ export interface CpBudgetOwner {
 /** Why reading is paused; it resumes when no hold is left. */
 const HOLD_PUBLISHES = 1;
 const HOLD_TURN = 2;
+const HOLD_RATE = 4;
 
 /**
  * The event-loop turn, advanced by one shared setImmediate while frames arrive (not one per
@@ -65,6 +70,9 @@ export class CpBudgets {
   #holds = 0;
   #turn = -1;
   #framesThisTurn = 0;
+  /** Frame tokens (ocpp.max_frame_rate, ocpp.frame_burst); NaN until the first frame fills the bucket. */
+  #tokens = Number.NaN;
+  #tokensAt = 0;
   #log: CpLog | undefined;
   #rejected: WindowBudget | undefined;
   #rejectedSummary: unknown;
@@ -77,6 +85,7 @@ export class CpBudgets {
 
   /** A frame was read: past this turn's share, reading waits for the next turn (the rest of the current read is still handled). */
   frameRead(): void {
+    if (this.#limits.maxFrameRate > 0) this.#spendFrameToken();
     const turn = currentTurn();
     if (turn !== this.#turn) {
       this.#turn = turn;
@@ -85,6 +94,35 @@ export class CpBudgets {
     if (++this.#framesThisTurn !== this.#limits.maxFramesPerTurn) return;
     this.#hold(HOLD_TURN, 'frames');
     setImmediate(() => this.#owner.guard('timer', () => this.#release(HOLD_TURN)));
+  }
+
+  /**
+   * The sustained share: a token bucket refilled at max_frame_rate. Empty, reading pauses until a token
+   * is back, so a charge point that pipelines frames without waiting for answers (OCPP-J allows one
+   * CALL in flight) gets its rate and no more, whatever each frame costs; nothing is dropped. [SPEC §8]
+   */
+  #spendFrameToken(): void {
+    this.#refillTokens();
+    this.#tokens -= 1;
+    if (this.#tokens >= 1 || (this.#holds & HOLD_RATE) !== 0) return;
+    this.#hold(HOLD_RATE, 'rate');
+    this.#resumeWhenTokenBack();
+  }
+
+  #refillTokens(): void {
+    const { maxFrameRate: rate, frameBurst: burst } = this.#limits;
+    const now = this.#owner.clock.now();
+    this.#tokens = Number.isNaN(this.#tokens) ? burst : Math.min(burst, this.#tokens + ((now - this.#tokensAt) * rate) / 1000);
+    this.#tokensAt = now;
+  }
+
+  /** Frames of the current read may still arrive while paused and overdraw the bucket: wait those off too. */
+  #resumeWhenTokenBack(): void {
+    this.#setTimer(() => {
+      this.#refillTokens();
+      if (this.#tokens >= 1) this.#release(HOLD_RATE);
+      else this.#resumeWhenTokenBack();
+    }, Math.max(1, Math.ceil(((1 - this.#tokens) * 1000) / this.#limits.maxFrameRate)));
   }
 
   /**
@@ -163,7 +201,7 @@ export class CpBudgets {
   }
 
   /** Stops reading from this charge point; counted by cause. */
-  #hold(hold: number, why: 'publishes' | 'frames'): void {
+  #hold(hold: number, why: 'publishes' | 'frames' | 'rate'): void {
     if (this.#owner.isClosed()) return;
     if (this.#holds === 0) this.#ws.pause();
     this.#holds |= hold;

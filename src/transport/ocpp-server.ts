@@ -145,6 +145,8 @@ export class OcppServer {
       maxOutboundBuffer: o.max_outbound_buffer,
       maxInflightPublishes: o.max_inflight_publishes,
       maxFramesPerTurn: o.max_frames_per_turn,
+      maxFrameRate: o.max_frame_rate,
+      frameBurst: o.frame_burst,
       maxRejectedEvents: o.max_rejected_events,
       rejectedEventsWindowMs: o.rejected_events_window,
       maxCpLogLines: deps.config.log.max_cp_lines,
