@@ -53,6 +53,8 @@ export interface Gateway {
   readonly addresses: GatewayAddresses;
   readonly registry: Registry<Connection>;
   readonly metrics: Metrics;
+  /** Where every MQTT publish goes through (tests reach its guards directly). */
+  readonly bridge: Bridge;
   /** The HTTP API (absent with api.enabled false), e.g. for inject() in tests. */
   readonly api: FastifyInstance | undefined;
   ready(): { ready: boolean; checks: Record<string, boolean> };
@@ -314,7 +316,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (broker.isConnected() === connected) return resolve();
       broker.onConnectionChange((now) => { if (now === connected) resolve(); });
     });
-    return { config, addresses, registry, metrics, api, ready, brokerState, reload, close };
+    return { config, addresses, registry, metrics, bridge, api, ready, brokerState, reload, close };
   } catch (err) {
     await cleanup();
     // A startup error may quote mqtt.url (an external broker that refused or never answered).

@@ -241,3 +241,21 @@ for (const version of [4, 5] as const) {
     assert.equal(port.isConnected(), true);
   });
 }
+
+test('[SPEC §4, §6] mosquitto shared, validation off: a 70,000-character action is a malformed frame; a topic over 65,535 bytes is refused before MQTT.js (which threw and never recovered); the good CP keeps its heartbeats', { timeout: 60_000, skip: findBinary('mosquitto') === undefined }, async (t) => {
+  const mosq = await startMosquitto(t);
+  const { gw, ocppUrl } = await startLoggedGateway(t, { 'mqtt.url': mosq.url, message_format_checking: 'disable' });
+  const good = await heartbeats(t, mosq.url, ocppUrl, 'GOOD-LONG');
+  const bad = await rawSocket(t, `${ocppUrl}/BAD-LONG`);
+  for (const action of ['A'.repeat(70_000), 'é'.repeat(33_000), 'A'.repeat(65)]) {
+    bad.send(JSON.stringify([2, 'L1', action, {}]));
+    assert.deepEqual(((await bad.next()) as unknown[]).slice(0, 3), [4, 'L1', 'FormationViolation']);
+  }
+  bad.send(JSON.stringify([2, 'L2', 'A'.repeat(64), {}]));
+  await good.more(3, 'after the long actions');
+  // Defence in depth: whatever renders a topic beyond MQTT's bound, the bridge refuses it itself.
+  await assert.rejects(gw.bridge.publishEvent('X'.repeat(70_000), 'rejected', {}), (err: Error) => err.name === 'PublishRefused');
+  assert.deepEqual((await gw.metrics.snapshot())['publishes_refused_total'], { topic_too_long: 1 });
+  await good.more(5, 'after the refused topic');
+  assert.equal(good.state.failed, 0);
+});

@@ -13,6 +13,9 @@ import type { TopicLayout } from './topics.js';
 import type { MessageFormat } from './message-format.js';
 import { ClientLink, LinkDropped, type BrokerEndpoint, type LinkLoss } from './client-link.js';
 
+/** Longest topic MQTT can carry, in bytes of UTF-8. [MQTT-1.5.3] */
+const MAX_TOPIC_BYTES = 65_535;
+
 /** mqtt.client_mode = per_client: how each charge point's own broker link is made. */
 export interface PerClientLinks {
   readonly endpoint: BrokerEndpoint;
@@ -218,6 +221,15 @@ export class Bridge {
   }
 
   #publish(topic: string, payload: string, retain: boolean, userProperties?: Record<string, string>, port: BrokerPort = this.#broker): Promise<void> {
+    // [MQTT-1.5.3] a topic is at most 65,535 bytes of UTF-8; MQTT.js throws on a longer one and its
+    // connection never recovers, so such a publish is refused here, for every port. (A UTF-16 unit is
+    // at most 3 bytes: only a long topic needs counting.)
+    if (topic.length > MAX_TOPIC_BYTES / 3 && Buffer.byteLength(topic) > MAX_TOPIC_BYTES) {
+      const refused = new PublishRefused('topic_too_long', topic.slice(0, 256), `the topic is ${Buffer.byteLength(topic)} bytes; MQTT allows ${MAX_TOPIC_BYTES}`);
+      this.#publishRefused(refused);
+      this.#metrics.publishResult(false, 0);
+      return Promise.reject(refused);
+    }
     const started = performance.now();
     const options = userProperties ? { retain, userProperties } : { retain };
     // A charge point's own link can die under a publish (the broker took the client id over, or is

@@ -1,6 +1,6 @@
 // OCPP-J frame codec: text <-> frame, pure, no I/O. Payloads are carried as the exact text the sender
 // wrote (payloadText), so what is bridged is what was sent: no re-serialisation, no lost digits.
-import { MAX_MESSAGE_ID_LENGTH, type MessageTypeId, type ProtocolSpec } from './protocols.js';
+import { MAX_ACTION_LENGTH, MAX_MESSAGE_ID_LENGTH, type MessageTypeId, type ProtocolSpec } from './protocols.js';
 
 export interface CallFrame { readonly type: 2; readonly messageId: string; readonly action: string; readonly payload: object; readonly payloadText: string }
 export interface CallResultFrame { readonly type: 3; readonly messageId: string; readonly payload: object; readonly payloadText: string }
@@ -203,6 +203,7 @@ export function decodeFrame(text: string, spec: ProtocolSpec, maxDepth = DEFAULT
     case 6: {
       const action: unknown = value[2];
       if (typeof action !== 'string' || action.length === 0) return fail('bad_action', 'action must be a non-empty string', type, messageId);
+      if (action.length > MAX_ACTION_LENGTH) return fail('bad_action', `action is longer than ${MAX_ACTION_LENGTH} characters`, type, messageId);
       const payload: unknown = value[3];
       if (!isObject(payload)) return fail('bad_payload', 'payload must be a JSON object', type, messageId);
       return { ok: true, frame: { type, messageId, action, payload, payloadText: lastElementText(text, 4) } };

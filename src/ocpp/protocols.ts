@@ -60,3 +60,10 @@ export const PROTOCOLS: Readonly<Record<Protocol, ProtocolSpec>> = {
 
 /** Longest messageId any version allows. [OCPP-J 1.6 §4.1.3] [OCPP-J 2.0.1 §4.1.4] */
 export const MAX_MESSAGE_ID_LENGTH = 36;
+
+/**
+ * Longest action name accepted from a charge point. OCPP-J sets none, but every action of 1.6, 2.0.1
+ * and 2.1 is under 40 characters, and the action becomes a topic level (percent-encoded, up to 3 bytes
+ * a character) whose length MQTT bounds: a longer one is a malformed frame. [SPEC §4, §6]
+ */
+export const MAX_ACTION_LENGTH = 64;
