@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../src/config/load.js';
-import { chargePoint, rawSocket, Service, startTestGateway, until } from './support/harness.js';
+import { request } from 'node:http';
+import { chargePoint, rawSocket, Service, startTestGateway, until, within } from './support/harness.js';
 
 const T = { timeout: 20_000 };
 const BOOT = { chargePointVendor: 'Acme', chargePointModel: 'M1' };
@@ -286,4 +287,36 @@ test('GET /api/v1/actions lists the actions with a schema', T, async (t) => {
   assert.equal(r.actions.length, 39);
   assert.ok(r.actions.includes('TriggerMessage'));
   assert.equal((await api(gw).inject('/api/v1/actions?protocol=ocpp9')).statusCode, 400);
+});
+
+test('[SPEC §8, §9] a live trace whose listener stops reading is cut past 1 MiB waiting, counted, and its slot freed; the charge point is not slowed', T, async (t) => {
+  const { gw, ocppUrl, apiUrl } = await startTestGateway(t, { 'upstream.awaiting_timeout': '200ms' });
+  const cp = await rawSocket(t, `${ocppUrl}/CP1`);
+  const u = new URL(`${apiUrl}/api/v1/clients/CP1/trace`);
+  // A listener that reads the headers and then nothing.
+  const res = await within(new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname }, resolve);
+    req.on('error', reject);
+    req.end();
+  }), 'the trace response');
+  t.after(() => res.destroy());
+  assert.equal(res.statusCode, 200);
+  res.pause();
+  res.on('error', () => undefined);
+  const frame = JSON.stringify([2, 'x', 'DataTransfer', { vendorId: 'v', data: 'A'.repeat(200_000) }]);
+  let sent = 0;
+  // Far more than loopback's socket buffers: until the gateway cuts the stream (bounded: 200 frames).
+  await until(async () => {
+    const cut = (await gw.metrics.snapshot())['trace_streams_cut_total'] === 1;
+    if (!cut && sent < 200) {
+      cp.send(frame.replace('"x"', `"x${sent++}"`));
+    }
+    return cut;
+  }, 'the slow trace to be cut');
+  const conn = gw.registry.get('CP1');
+  assert.ok(conn !== undefined, 'the charge point is still connected');
+  // Its slot is free again: all 8 listeners fit.
+  const offs = Array.from({ length: 8 }, () => conn.addTraceListener(() => undefined));
+  assert.ok(offs.every((off) => off !== undefined));
+  for (const off of offs) off?.();
 });

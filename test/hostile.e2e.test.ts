@@ -90,8 +90,10 @@ test('hostile clients: the gateway stays up, good charge points keep working, me
   // earlier phases ran are inside the burst of 100). A loaded machine takes longer and admits more.
   const burstSeconds = (Date.now() - burstStarted) / 1000;
   const admitted = statuses.get(101) ?? 0;
-  assert.ok(admitted <= 100 + Math.ceil(200 * burstSeconds) + 1, `admitted ${admitted} in ${burstSeconds} s: ${JSON.stringify([...statuses])}`);
-  assert.ok((statuses.get(429) ?? 0) > 0, `the rate limit refused some: ${JSON.stringify([...statuses])}`);
+  const allowed = 100 + Math.ceil(200 * burstSeconds) + 1;
+  assert.ok(admitted <= allowed, `admitted ${admitted} in ${burstSeconds} s: ${JSON.stringify([...statuses])}`);
+  // So at least the rest were refused (none when a loaded machine took over 4.5 s for the 1,000).
+  assert.ok((statuses.get(429) ?? 0) >= 1000 - allowed, `refused: ${JSON.stringify([...statuses])} in ${burstSeconds} s`);
   await within(slowClosed, 'every slowloris and silent socket to be cut by the handshake timeout', 30_000);
   await okAt('after the connection burst');
   running = false;

@@ -12,6 +12,9 @@ import { DASHBOARD_HTML } from './dashboard.js';
 import { API_REFUSALS, type ApiRefusal } from '../errors.js';
 import { HostPolicy } from '../transport/web-guards.js';
 
+/** Bytes a live trace may have waiting for a listener that does not read before its stream is cut. */
+export const MAX_TRACE_BUFFER = 1024 * 1024;
+
 export interface ApiDeps {
   readonly registry: Registry<Connection>;
   readonly metrics: Metrics;
@@ -256,7 +259,16 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     if (c === undefined) return notFound(reply, req.params.cpId);
     let closed = false;
     const write = (event: string, data: unknown) => {
-      if (!closed) reply.raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      if (closed) return;
+      // A listener that does not read would buffer every frame of the charge point without bound: past
+      // MAX_TRACE_BUFFER waiting to be written, its stream is cut (it may reconnect). [SPEC §8]
+      if (reply.raw.writableLength > MAX_TRACE_BUFFER) {
+        deps.metrics.traceCut();
+        finish();
+        reply.raw.destroy();
+        return;
+      }
+      reply.raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     };
     const unsubscribe = c.addTraceListener((e: TraceEvent) => write('frame', e));
     if (unsubscribe === undefined) return reply.code(429).send({ error: 'too_many_listeners', message: 'this charge point already has the maximum number of live traces' });

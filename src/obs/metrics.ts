@@ -54,6 +54,7 @@ export class Metrics {
   readonly #rejectedSuppressed: Counter<'reason'>;
   readonly #logSuppressed: Counter<'event'>;
   readonly #internalErrors: Counter<'entry'>;
+  readonly #traceCuts: Counter;
   readonly #readPauses: Counter<'why'>;
   readonly #gatewayErrors: Counter<'reason'>;
   readonly #validation: Counter<'direction' | 'code'>;
@@ -102,6 +103,7 @@ export class Metrics {
     this.#rejectedSuppressed = counter('rejected_events_suppressed_total', 'event/rejected messages not published because the charge point (or, for refused upgrades, the source address) spent ocpp.max_rejected_events (counted in rejected_messages_total or upgrade_refusals_total all the same), by reason.', ['reason']);
     this.#logSuppressed = counter('log_lines_suppressed_total', 'Log lines caused by a charge point and dropped beyond log.max_cp_lines, by event id.', ['event']);
     this.#internalErrors = counter('internal_errors_total', 'Exceptions while handling one connection\'s input (each closed that connection, 1011 internal_error), by where they entered: frame, service, timer, publish, socket, close.', ['entry']);
+    this.#traceCuts = counter('trace_streams_cut_total', 'Live trace streams (GET /api/v1/clients/{cpId}/trace) cut because their listener did not read: more than 1 MiB waited to be written.');
     this.#readPauses = counter('read_pauses_total', 'Times reading from a charge point paused: publishes = ocpp.max_inflight_publishes of its publishes await the broker; frames = it sent ocpp.max_frames_per_turn frames in one event-loop turn; rate = it spent ocpp.max_frame_rate (with ocpp.frame_burst).', ['why']);
     this.#gatewayErrors = counter('gateway_errors_total', 'Gateway-originated errors published to services, by reason.', ['reason']);
     this.#validation = counter('validation_failures_total', 'Payloads that failed their schema, by direction and OCPP error code.', ['direction', 'code']);
@@ -168,6 +170,7 @@ export class Metrics {
   rejectedSuppressed(reason: string): void { this.#rejectedSuppressed.inc({ reason }); }
   logSuppressed(event: string): void { this.#logSuppressed.inc({ event }); }
   internalError(entry: string): void { this.#internalErrors.inc({ entry }); }
+  traceCut(): void { this.#traceCuts.inc(); }
   readPaused(why: 'publishes' | 'frames' | 'rate'): void { this.#readPauses.inc({ why }); }
   validationFailure(direction: Direction, code: string): void { this.#validation.inc({ direction, code }); }
   timeout(direction: Direction): void { this.#timeouts.inc({ direction }); }
