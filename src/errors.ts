@@ -47,6 +47,7 @@ export const UPGRADE_REFUSALS = {
   certificate_invalid: { status: 401, doc: 'The client certificate does not verify against ocpp.tls.ca_file (unknown CA, expired, not yet valid).' },
   certificate_cn_mismatch: { status: 403, doc: 'The client certificate\'s CN is not the cpId (ocpp.tls.cn_must_match).' },
   origin_not_allowed: { status: 403, doc: 'The upgrade carries an Origin header (a browser) not in ocpp.allowed_origins; the embedded broker\'s MQTT over WebSocket refuses the same way against mqtt.embedded.allowed_origins.' },
+  address_rate_limited: { status: 429, doc: 'More upgrade attempts from one source address (IPv6: one /64) than ocpp.max_connect_rate_per_address (with ocpp.connect_burst_per_address) allows; checked before the global rate, which such an attempt does not spend.' },
   rate_limited: { status: 429, doc: 'More upgrade attempts than ocpp.max_connect_rate (with ocpp.connect_burst) allows.' },
   too_many_from_address: { status: 429, doc: 'ocpp.max_connections_per_address connections from this address already.' },
   auth_throttled: { status: 429, doc: 'auth.failure_limit failed credential checks from this address (an IPv6 /64) within auth.failure_window: further attempts are refused without checking, for a backoff from auth.failure_backoff doubling up to auth.failure_backoff_max. A charge point whose password was verified before is still admitted.' },

@@ -193,7 +193,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const bridge = new Bridge(broker, topics, format, registry, log, metrics, config.mqtt.offline_calls, perClient);
     bridgeRef = bridge;
     metricsRef = metrics;
-    const admission = new Admission(clock, config.ocpp.max_connect_rate, config.ocpp.connect_burst, config.ocpp.max_connections_per_address);
+    const admission = new Admission(clock, {
+      rate: config.ocpp.max_connect_rate, burst: config.ocpp.connect_burst,
+      ratePerAddress: config.ocpp.max_connect_rate_per_address, burstPerAddress: config.ocpp.connect_burst_per_address,
+      maxAddresses: config.auth.max_tracked_addresses, connectionsPerAddress: config.ocpp.max_connections_per_address,
+    });
     const refusalReports = new RefusalReports({
       maxReports: config.ocpp.max_rejected_events,
       windowMs: config.ocpp.rejected_events_window,

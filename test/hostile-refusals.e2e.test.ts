@@ -18,7 +18,7 @@ test('[SPEC §8] 200 refused upgrades from one address: all answered 400 and cou
       cb();
     },
   });
-  const loaded = loadConfig({ overrides: [...EPHEMERAL, ['ocpp.max_rejected_events', 5], ['ocpp.rejected_events_window', '2s'], ['ocpp.max_connect_rate', 100_000], ['ocpp.connect_burst', 100_000]] });
+  const loaded = loadConfig({ overrides: [...EPHEMERAL, ['ocpp.max_rejected_events', 5], ['ocpp.rejected_events_window', '2s'], ['ocpp.max_connect_rate', 100_000], ['ocpp.connect_burst', 100_000], ['ocpp.max_connect_rate_per_address', 0]] });
   assert.ok(loaded.ok);
   const gw = await startGateway({ config: loaded.config, log: pino({ level: 'info' }, sink) });
   defer(t, () => gw.close());
@@ -57,4 +57,26 @@ test('[SPEC §8] 200 refused upgrades from one address: all answered 400 and cou
   const summaries = lines.filter((l) => l.msg === 'cp.upgrade_refusals_suppressed');
   assert.deepEqual(summaries.map((l) => [l.source, l.held]), [['127.0.0.2', { no_subprotocol: 195 }]]);
   assert.equal(sprayEvents(), 5, 'nothing more was published');
+});
+
+test('[SPEC §3, §8] one address bursting upgrades is held to its own rate; the gateway\'s rate is left to the others, whose charge points still get in', { timeout: 60_000 }, async (t) => {
+  const loaded = loadConfig({ overrides: [...EPHEMERAL, ['ocpp.max_connect_rate', 300], ['ocpp.connect_burst', 300], ['ocpp.max_connect_rate_per_address', 20], ['ocpp.connect_burst_per_address', 50]] });
+  assert.ok(loaded.ok);
+  const gw = await startGateway({ config: loaded.config, log: pino({ level: 'silent' }) });
+  defer(t, () => gw.close());
+  const ocppUrl = `ws://127.0.0.1:${gw.addresses.ocpp?.port ?? 0}/ocpp`;
+  const startedAt = Date.now();
+  const burst = await Promise.all(Array.from({ length: 600 }, (_, i) => upgradeStatus(`${ocppUrl}/FLOOD-${i}`, ['ocpp1.6'], {}, { localAddress: '127.0.0.2' })));
+  const seconds = (Date.now() - startedAt) / 1000;
+  const admitted = burst.filter((r) => r.status === 101).length;
+  const limited = burst.filter((r) => r.status === 429 && r.reason === 'address_rate_limited').length;
+  assert.equal(admitted + limited, 600, JSON.stringify(burst.slice(0, 3)));
+  // The address's bucket: its burst plus its rate for the time the attempts took (a slow machine only admits more).
+  assert.ok(admitted <= 50 + Math.ceil(20 * seconds) + 1, `admitted ${admitted} in ${seconds} s`);
+  // Its refused attempts did not spend the gateway's rate: 40 charge points from other addresses get in at once.
+  const others = await Promise.all(Array.from({ length: 40 }, (_, i) => upgradeStatus(`${ocppUrl}/OK-${i}`, ['ocpp1.6'], {}, { localAddress: `127.0.1.${i + 1}` })));
+  assert.deepEqual(others.filter((r) => r.status !== 101), []);
+  const s = await gw.metrics.snapshot();
+  assert.equal((s['upgrade_refusals_total'] as Record<string, number>)['address_rate_limited'], limited);
+  assert.equal((s['upgrade_refusals_total'] as Record<string, number>)['rate_limited'], undefined);
 });

@@ -19,7 +19,7 @@ function heapAfterGc(): number {
 
 test('hostile clients: the gateway stays up, good charge points keep working, memory returns to baseline', { timeout: 120_000 }, async (t) => {
   const { ocppUrl, mqttUrl, gw } = await startTestGateway(t, {
-    'ocpp.handshake_timeout': '500ms', 'ocpp.max_connect_rate': 200, 'ocpp.connect_burst': 100, 'ocpp.max_bad_messages': 10,
+    'ocpp.handshake_timeout': '500ms', 'ocpp.max_connect_rate': 200, 'ocpp.connect_burst': 100, 'ocpp.max_connect_rate_per_address': 0, 'ocpp.max_bad_messages': 10,
   });
   const port = Number(new URL(ocppUrl).port);
   const svc = await Service.connect(t, mqttUrl, ['ocpp/+/up/request/#']);

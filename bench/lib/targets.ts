@@ -21,7 +21,7 @@ export interface RunningTarget {
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 /** Limits off: the benchmarks measure throughput, not the admission control. */
-export const BENCH_GATEWAY_SETTINGS = ['ocpp.max_connect_rate=1000000', 'ocpp.connect_burst=1000000', 'ocpp.max_connections_per_address=1000000'];
+export const BENCH_GATEWAY_SETTINGS = ['ocpp.max_connect_rate=1000000', 'ocpp.connect_burst=1000000', 'ocpp.max_connect_rate_per_address=0', 'ocpp.max_connections_per_address=1000000'];
 
 function stopChild(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {

@@ -262,7 +262,9 @@ export class OcppServer {
     let attachment: Attachment | undefined;
     let claimedAddress: string | undefined;
     try {
-      if (!admission.takeAttempt()) throw new Refusal('rate_limited', `more than ${config.ocpp.max_connect_rate} upgrade attempts per second`);
+      const verdict = admission.takeAttempt(source);
+      if (verdict === 'address_rate_limited') throw new Refusal(verdict, `more than ${config.ocpp.max_connect_rate_per_address} upgrade attempts per second from this address`);
+      if (verdict === 'rate_limited') throw new Refusal(verdict, `more than ${config.ocpp.max_connect_rate} upgrade attempts per second`);
       const remoteAddress = this.#remoteAddress(req);
       const admitted = await this.#admit(req, remoteAddress, () => {
         if (!admission.claimAddress(remoteAddress)) return false;
