@@ -108,6 +108,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       throw new StartupError((err as Error).message);
     }
 
+    // The actions a CALL can name per protocol (those with a schema): for the API and the metric labels.
+    const actionLists = new Map<Protocol, string[]>();
+    const actionsOf = (protocol: Protocol): string[] => {
+      let list = actionLists.get(protocol);
+      if (list === undefined) {
+        list = checks.validator(protocol)?.actions('req') ?? [...new Set([...bundledSchemas(protocol).keys()].filter((k) => k.endsWith('.req')).map((k) => k.slice(0, -4)))].sort();
+        actionLists.set(protocol, list);
+      }
+      return list;
+    };
+
     let broker: BrokerPort;
     let endpoint: BrokerEndpoint | undefined;
     let mqttAddress: GatewayAddresses['mqtt'];
@@ -185,6 +196,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       brokerLinks: () => bridgeRef?.openLinks ?? 0,
     });
     metrics.watchAuthChecks(authChecks);
+    // [SPEC §9] action labels are the actions of the enabled protocols; a client's made-up ones are "other".
+    metrics.limitActionLabels(new Set((config.ocpp.protocols as Protocol[]).flatMap((p) => actionsOf(p))));
     const format = config.topics.preset === 'emqx5' ? new Emqx5Format(config.mqtt.mountpoint, config.ocpp.max_json_depth) : new TopicFormat(topics);
     const pc = config.mqtt.per_client;
     const perClient = config.mqtt.client_mode === 'per_client' && endpoint !== undefined
@@ -253,18 +266,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     let api: FastifyInstance | undefined;
     let apiAddress: GatewayAddresses['api'];
     if (config.api.enabled) {
-      const actionLists = new Map<Protocol, string[]>();
-      const actions = (protocol: Protocol): string[] => {
-        let list = actionLists.get(protocol);
-        if (list === undefined) {
-          list = checks.validator(protocol)?.actions('req') ?? [...new Set([...bundledSchemas(protocol).keys()].filter((k) => k.endsWith('.req')).map((k) => k.slice(0, -4)))].sort();
-          actionLists.set(protocol, list);
-        }
-        return list;
-      };
       const hostRefused = sampledWarn(log, clock, 'api.request_refused');
       const app = await buildApi({
-        registry, metrics, ready, actions, protocols: config.ocpp.protocols as Protocol[], apiKey: config.api.key, maxCallTimeoutMs: config.api.max_call_timeout,
+        registry, metrics, ready, actions: actionsOf, protocols: config.ocpp.protocols as Protocol[], apiKey: config.api.key, maxCallTimeoutMs: config.api.max_call_timeout,
         bindHost: config.api.host, allowedHosts: config.api.allowed_hosts,
         onRefused: (reason, fields) => {
           metrics.requestRefused('api', reason);

@@ -177,3 +177,17 @@ test('[SPEC §8] a CP pipelining CALLs without waiting: held to ocpp.max_frame_r
   assert.deepEqual(loop.failures, []);
   assert.ok(heapAfterGc() - baseline < HEAP_SLACK, `heap grew by ${((heapAfterGc() - baseline) / 1e6).toFixed(1)} MB`);
 });
+
+test('[SPEC §9] 300 made-up actions from one CP do not take the metric label slots: a real action keeps its own label, the rest are "other"', { timeout: 60_000 }, async (t) => {
+  const { ocppUrl, gw, svc } = await setup(t);
+  const atk = await rawSocket(t, `${ocppUrl}/ATK-LABELS`);
+  const answered = framesReceived(atk, 300);
+  for (let i = 0; i < 300; i++) atk.send(`[2,"l${i}","Junk${i}",{}]`);
+  await within(answered, WAIT, 'the NotImplemented answers');
+  atk.send('[2,"s1","StatusNotification",{"connectorId":1,"errorCode":"NoError","status":"Available"}]');
+  await received(svc, (m) => m.topic.startsWith('ocpp/ATK-LABELS/up/request/StatusNotification/'), WAIT, 'the StatusNotification published');
+  const text = (await gw.api?.inject('/metrics'))?.body ?? '';
+  assert.match(text, /ocpp_gateway_frames_total\{direction="in",type="request",action="StatusNotification"\} 1/);
+  assert.match(text, /ocpp_gateway_frames_total\{direction="in",type="request",action="other"\} 300/);
+  assert.doesNotMatch(text, /action="Junk/);
+});

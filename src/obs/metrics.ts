@@ -54,6 +54,7 @@ export class Metrics {
   readonly #rejectedSuppressed: Counter<'reason'>;
   readonly #logSuppressed: Counter<'event'>;
   readonly #internalErrors: Counter<'entry'>;
+  #knownActions: ReadonlySet<string> | undefined;
   readonly #traceCuts: Counter;
   readonly #readPauses: Counter<'why'>;
   readonly #gatewayErrors: Counter<'reason'>;
@@ -154,8 +155,17 @@ export class Metrics {
   /** Where the auth check gauges and the dropped counter read from (the gateway's CheckGate). */
   watchAuthChecks(source: AuthCheckSource): void { this.#authChecks = source; }
 
+  /**
+   * From now on only these actions (the enabled protocols' own) get a label of their own; any other is
+   * "other", so a charge point's made-up actions cannot take the label slots real ones need.
+   */
+  limitActionLabels(known: ReadonlySet<string>): void {
+    if (known.size > 0) this.#knownActions = known;
+  }
+
   /** The action as a label value, bounded in number. */
   actionLabel(action: string): string {
+    if (this.#knownActions !== undefined) return this.#knownActions.has(action) ? action : 'other';
     if (this.#actions.has(action)) return action;
     if (this.#actions.size >= MAX_ACTION_LABELS) return 'other';
     this.#actions.add(action);
@@ -196,9 +206,11 @@ export class Metrics {
     if (byAction === undefined) byType.set(type, (byAction = new Map()));
     let tally = byAction.get(action);
     if (tally === undefined) {
-      // Beyond MAX_ACTION_LABELS distinct actions, one shared tally labelled "other" (actionLabel).
-      const key = byAction.size < MAX_ACTION_LABELS ? action : '\u0000other';
-      tally = byAction.get(key) ?? { labels: { direction, type, action: key === action ? this.actionLabel(action) : 'other' }, count: 0, reported: 0 };
+      // Actions without a label of their own (actionLabel), and any beyond MAX_ACTION_LABELS, share one
+      // tally labelled "other".
+      const label = byAction.size < MAX_ACTION_LABELS ? this.actionLabel(action) : 'other';
+      const key = label === action ? action : '\u0000other';
+      tally = byAction.get(key) ?? { labels: { direction, type, action: label }, count: 0, reported: 0 };
       byAction.set(key, tally);
     }
     tally.count++;

@@ -381,7 +381,7 @@ export class OcppServer {
     if (!answered) metrics.upgradeRefused(r.refusal);
     // The log line and the event are budgeted per source address; the answer and the counter are not.
     if (this.#d.refusalReports.allow(source, r.refusal)) {
-      if (!answered) log.info({ cpId: r.cpId, reason: r.refusal, status, detail, listener: this.#d.listener.name }, 'cp.upgrade_refused');
+      if (!answered) log.info({ cpId: r.cpId, source, reason: r.refusal, status, detail, listener: this.#d.listener.name }, 'cp.upgrade_refused');
       if (r.cpId !== undefined) bridge.publishEvent(r.cpId, 'rejected', { cpId: r.cpId, reason: r.refusal, status, detail }).catch(() => undefined);
     } else metrics.rejectedSuppressed(r.refusal);
     if (answered || socket.destroyed) return;
