@@ -391,16 +391,18 @@ test('[SPEC §8] a refusal never carries a secret: the auth service URL\'s passw
 
 // ---- client strings shown to an operator ----
 
-test('[SPEC §8] client strings for a terminal or the dashboard: C0, DEL, C1 and bidi controls become visible escapes; JSON stays JSON', () => {
+test('[SPEC §8] client strings for a terminal or the dashboard: C0, DEL, C1, bidi controls and invisible characters become visible escapes; JSON stays JSON', () => {
   assert.equal(escapeControls('CP\u001b[2J\u202eEVIL\u007f\u009b\u2066x\u061c\u200e\u200f\u2028'), 'CP\\x1b[2J\\u202eEVIL\\x7f\\x9b\\u2066x\\u061c\\u200e\\u200f\\u2028');
   assert.equal(escapeControls('CP-1 ok: *-_=:+|@. é 中'), 'CP-1 ok: *-_=:+|@. é 中');
+  // Characters that show as nothing or as blank: "CP1" and "CP1" + U+200B must not look the same.
+  assert.equal(escapeControls('CP1\u200b\u034f\u115f\u3000\ufeff\u00ad\u2060\ufe0f'), 'CP1\\u200b\\u034f\\u115f\\u3000\\ufeff\\xad\\u2060\\ufe0f');
   const value = { cpId: 'A\u202eB', username: 'u\u001b]0;pwned\u0007', note: 'x\u0085y' };
   const json = jsonForTerminal(value);
   assert.deepEqual(JSON.parse(json), value);
   assert.doesNotMatch(json, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
   // The dashboard's browser copy escapes exactly the same, code point by code point.
   const shown = new Function(`${SHOWN_JS}; return shown;`)() as (text: string) => string;
-  for (let cp = 0; cp <= 0x2fff; cp++) {
+  for (let cp = 0; cp <= 0xffff; cp++) {
     if (cp >= 0xd800 && cp <= 0xdfff) continue;
     const c = String.fromCodePoint(cp);
     if (shown(c) !== escapeControls(c)) assert.fail(`U+${cp.toString(16)}: dashboard ${shown(c)} terminal ${escapeControls(c)}`);

@@ -3,14 +3,19 @@
 // could drive the terminal or reorder what is shown turned into visible escapes. [SPEC §8]
 
 /**
- * C0 controls (ESC starts terminal escape sequences), DEL, C1 controls (0x9b is an 8-bit CSI), the
- * bidi controls that reorder text (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) and the
- * line and paragraph separators. The dashboard builds its own RegExp from this source.
+ * Beyond C0: DEL and the C1 controls (0x9b is an 8-bit CSI), the bidi controls that reorder text
+ * (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), the line and paragraph separators, and the
+ * characters that show as nothing or as blank, so that "CP1" and "CP1" + U+200B look different: soft
+ * hyphen, combining grapheme joiner, Hangul fillers, Khmer and Mongolian invisibles, zero-width space
+ * and joiners, word joiner and invisible operators, deprecated format characters, ideographic space,
+ * variation selectors, BOM, interlinear annotation characters.
  */
-export const UNSAFE_CHARS_SOURCE = '[\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u2028-\\u202e\\u2066-\\u2069]';
+const UNSAFE_BEYOND_C0 = '\\u007f-\\u009f\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\u3000\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0\\ufff9-\\ufffb';
+/** C0 controls (ESC starts terminal escape sequences) and the rest. The dashboard builds its own RegExp from this source. */
+export const UNSAFE_CHARS_SOURCE = `[\\u0000-\\u001f${UNSAFE_BEYOND_C0}]`;
 const UNSAFE_CHARS = new RegExp(UNSAFE_CHARS_SOURCE, 'g');
 /** The same minus C0: JSON.stringify has escaped C0 inside strings already, and its newlines are layout. */
-const UNSAFE_AFTER_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+const UNSAFE_AFTER_JSON = new RegExp(`[${UNSAFE_BEYOND_C0}]`, 'g');
 
 const hex = (c: string, width: number) => c.charCodeAt(0).toString(16).padStart(width, '0');
 
