@@ -14,7 +14,7 @@ import { hashPassword } from '../src/auth/password-hash.js';
 import type { Gateway } from '../src/gateway.js';
 // These bursts come from one address: the per-address connect rate (which would refuse most of them
 // first) is off where a test is about the credential checks behind it.
-import { basic, chargePoint, Service, startTestGateway, upgradeStatus } from './support/harness.js';
+import { basic, chargePoint, Service, startTestGateway, until as harnessUntil, upgradeStatus, within as harnessWithin } from './support/harness.js';
 import { defer } from './support/cleanup.js';
 
 const T = { timeout: 60_000 };
@@ -22,23 +22,9 @@ const ATTACKER = '127.0.0.2';
 const GOOD_HOST = '127.0.0.3';
 const WAIT_MS = 20_000;
 
-/** `promise`, or a rejection naming `what` after `ms`; the timer is cleared either way. */
-function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
-
-/** Polls once per event-loop turn (a macrotask: timers and I/O run in between) until `predicate` holds. */
-async function until(predicate: () => Promise<boolean>, what: string, ms = WAIT_MS): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await predicate())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting until ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
+// The harness's deadlines, with this file's longer default (its bursts hash real scrypt).
+const within = <R>(promise: Promise<R>, what: string, ms = WAIT_MS): Promise<R> => harnessWithin(promise, what, ms);
+const until = (predicate: () => Promise<boolean>, what: string, ms = WAIT_MS): Promise<void> => harnessUntil(predicate, what, ms);
 
 /** Auth metrics as /api/v1/stats shows them. */
 async function authStats(gw: Gateway): Promise<{ inFlight: number; queued: number; dropped: number; refusals: Record<string, number> }> {
