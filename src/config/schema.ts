@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
 import { isLoopbackHost } from '../transport/web-guards.js';
+import { PROTOCOL_NAMES, isProtocol, type Protocol } from '../ocpp/profiles/index.js';
 
 function fromParser(parse: (v: unknown) => number | string) {
   return z.union([z.number(), z.string()]).transform((value, ctx) => {
@@ -58,8 +59,8 @@ function list(def: string[], doc: string) {
     .meta({ description: doc, 'x-type': 'list of strings' });
 }
 
-/** Protocols the gateway can speak; the order of ocpp.protocols is its preference. */
-export const SUPPORTED_PROTOCOLS = ['ocpp1.6', 'ocpp2.0.1', 'ocpp2.1'] as const;
+/** Protocols the gateway can speak (ocpp/profiles/index.ts); the order of ocpp.protocols is its preference. */
+export const SUPPORTED_PROTOCOLS = PROTOCOL_NAMES;
 
 const section = <T extends z.ZodRawShape>(shape: T, doc: string) => // {} is valid input: every field has its own default.
   z.strictObject(shape).prefault({} as never).describe(doc);
@@ -73,7 +74,7 @@ export const configSchema = z
         port: port(33033, 'Port of the OCPP WebSocket listener.'),
         security_profile: int(0, 0, 3, 'Security profile of the ws:// listener: 0 = as auth.provider decides; 1 = HTTP Basic credentials required (OCPP security profile 1); 3 = behind a TLS-terminating proxy that forwards the verified client certificate in ocpp.client_cert_header (2 is not possible without TLS).'),
         path: str('/ocpp', 'Path prefix; a charge point connects to <path>/<cpId>.'),
-        protocols: list(['ocpp1.6'], 'Subprotocols accepted, in the gateway\'s order of preference. Known: ocpp1.6, ocpp2.0.1, ocpp2.1.'),
+        protocols: list([...PROTOCOL_NAMES], `Subprotocols accepted, in the gateway's order of preference (the first one the client also offers is chosen). Known: ${PROTOCOL_NAMES.join(', ')}.`),
         default_protocol: str('', 'Protocol assumed when a client offers no acceptable subprotocol; empty = refuse with HTTP 400.'),
         max_id_length: int(48, 1, 1024, 'Longest accepted cpId, in characters after percent-decoding.'),
         ws_ping_interval: duration('60s', 'Interval of WebSocket pings to each charge point; 0 = no pings.'),
@@ -258,7 +259,7 @@ export const configSchema = z
   })
   .superRefine((cfg, ctx) => {
     for (const [i, p] of cfg.ocpp.protocols.entries()) {
-      if (!(SUPPORTED_PROTOCOLS as readonly string[]).includes(p)) {
+      if (!isProtocol(p)) {
         ctx.addIssue({ code: 'custom', path: ['ocpp', 'protocols', i], message: `unknown protocol "${p}" (known: ${SUPPORTED_PROTOCOLS.join(', ')})` });
       }
     }
@@ -308,4 +309,4 @@ export const configSchema = z
 
 export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
-export type Protocol = (typeof SUPPORTED_PROTOCOLS)[number];
+export type { Protocol };

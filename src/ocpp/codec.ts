@@ -1,6 +1,6 @@
 // OCPP-J frame codec: text <-> frame, pure, no I/O. Payloads are carried as the exact text the sender
 // wrote (payloadText), so what is bridged is what was sent: no re-serialisation, no lost digits.
-import { MAX_ACTION_LENGTH, MAX_MESSAGE_ID_LENGTH, type MessageTypeId, type ProtocolSpec } from './protocols.js';
+import { MAX_ACTION_LENGTH, MAX_MESSAGE_ID_LENGTH, type MessageTypeId, type ProtocolProfile } from './protocols.js';
 
 export interface CallFrame { readonly type: 2; readonly messageId: string; readonly action: string; readonly payload: object; readonly payloadText: string }
 export interface CallResultFrame { readonly type: 3; readonly messageId: string; readonly payload: object; readonly payloadText: string }
@@ -171,7 +171,7 @@ function tooDeep(text: string, excess: DepthExcess, maxDepth: number): DecodeRes
  * Decodes one text frame for a connection that speaks `spec`. Nesting beyond maxDepth is refused
  * before JSON.parse, so nothing downstream ever recurses into an attacker's depth.
  */
-export function decodeFrame(text: string, spec: ProtocolSpec, maxDepth = DEFAULT_MAX_JSON_DEPTH): DecodeResult {
+export function decodeFrame(text: string, spec: ProtocolProfile, maxDepth = DEFAULT_MAX_JSON_DEPTH): DecodeResult {
   const excess = depthExcess(text, maxDepth);
   if (excess !== undefined) return tooDeep(text, excess, maxDepth);
   let value: unknown;

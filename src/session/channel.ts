@@ -2,7 +2,7 @@
 // messages from the service, timer expiries) with the current time and returns actions for the
 // connection to carry out. No sockets, no broker, no clock of its own. [SPEC §5]
 import { DEFAULT_MAX_JSON_DEPTH, encodeCall, encodeCallError, encodeCallResult, exceedsJsonDepth, type CallErrorFrame, type CallResultFrame, type DecodeFailure, type Frame } from '../ocpp/codec.js';
-import { MAX_MESSAGE_ID_LENGTH, type ProtocolSpec } from '../ocpp/protocols.js';
+import { MAX_MESSAGE_ID_LENGTH, type ProtocolProfile } from '../ocpp/protocols.js';
 import type { GatewayErrorReason, RejectedReason } from '../errors.js';
 import type { Direction, PayloadChecker } from '../validation/checks.js';
 import type { SchemaKind } from '../validation/schema-source.js';
@@ -11,7 +11,7 @@ import type { SchemaKind } from '../validation/schema-source.js';
 export type MessageKind = 'request' | 'response' | 'error' | 'send' | 'resulterror';
 
 export interface ChannelOptions {
-  readonly spec: ProtocolSpec;
+  readonly spec: ProtocolProfile;
   readonly awaitingTimeoutMs: number;
   readonly onUpstreamTimeout: 'error' | 'silent';
   readonly concurrentCalls: 'forward' | 'reject';

@@ -2,7 +2,7 @@
 // OCPP error code for the connection's version, the first failing path and the validator's reason.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsImport from 'ajv-formats';
-import type { ProtocolSpec } from '../ocpp/protocols.js';
+import type { ProtocolProfile } from '../ocpp/protocols.js';
 import { codeForKeyword } from './error-codes.js';
 import { schemaKey, type SchemaKind, type SchemaMap } from './schema-source.js';
 
@@ -38,9 +38,9 @@ function describe(e: ErrorObject): { path: string; reason: string } {
 /** The compiled validators of one protocol version. */
 export class SchemaValidator {
   readonly #validators = new Map<string, ValidateFunction>();
-  readonly #spec: ProtocolSpec;
+  readonly #spec: ProtocolProfile;
 
-  constructor(spec: ProtocolSpec, schemas: SchemaMap) {
+  constructor(spec: ProtocolProfile, schemas: SchemaMap) {
     this.#spec = spec;
     const ajv = new Ajv({ strict: false, allErrors: false, validateSchema: false, messages: true });
     addFormats(ajv);
