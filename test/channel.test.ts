@@ -167,13 +167,69 @@ test('bad-message window resets after the window passes', () => {
   assert.ok(!later.some((x) => x.kind === 'close'));
 });
 
-test('unknown MessageTypeId: 2.x answers MessageTypeNotSupported, 1.6 FormationViolation', () => {
-  const v2 = new Channel({ ...base, spec: PROTOCOLS['ocpp2.0.1'] });
-  const r = decodeFrame('[9,"q","X",{}]', PROTOCOLS['ocpp2.0.1']);
-  assert.ok(!r.ok);
-  if (r.ok) return;
-  assert.equal(JSON.parse(sends(v2.handle({ kind: 'cp_bad_frame', failure: r.failure }, 0))[0] ?? '')[2], 'MessageTypeNotSupported');
-  assert.equal(JSON.parse(sends(cp(channel(), '[9,"q","X",{}]'))[0] ?? '')[2], 'FormationViolation');
+test('[OCPP-J 2.0.1 §4.1.3] [OCPP-J 1.6 §4.1.3] [OCPP-J 2.1 §4.4] unknown MessageTypeId: 2.0.1 answers MessageTypeNotSupported; 1.6 and 2.1 ignore it (reported, counted)', () => {
+  for (const [name, answer] of [['ocpp2.0.1', 'MessageTypeNotSupported'], ['ocpp1.6', undefined], ['ocpp2.1', undefined]] as const) {
+    const ch = new Channel({ ...base, spec: PROTOCOLS[name] });
+    const r = decodeFrame('[9,"q","X",{}]', PROTOCOLS[name]);
+    assert.ok(!r.ok);
+    if (r.ok) return;
+    const a = ch.handle({ kind: 'cp_bad_frame', failure: r.failure }, 0);
+    assert.deepEqual(sends(a).map((t) => JSON.parse(t)[2]), answer === undefined ? [] : [answer], name);
+    assert.ok(a.some((x) => x.kind === 'rejected' && x.reason === 'malformed_frame' && x.messageId === 'q'), name);
+  }
+  // SEND on a version without it is an unknown type too
+  const v16 = channel();
+  assert.deepEqual(sends(cp(v16, '[6,"s","NotifyPeriodicEventStream",{}]')), []);
+});
+
+test('[SPEC §6] a 37-character messageId is echoed in the CALLERROR; an unreadable one gets "-1"', () => {
+  const long = 'y'.repeat(37);
+  assert.deepEqual(JSON.parse(sends(cp(channel(), `[2,"${long}","Heartbeat",{}]`))[0] ?? '').slice(0, 3), [4, long, 'FormationViolation']);
+  assert.deepEqual(JSON.parse(sends(cp(channel(), '[2,17,"Heartbeat",{}]'))[0] ?? '').slice(0, 3), [4, '-1', 'FormationViolation']);
+});
+
+test('[SPEC §6] [OCPP-J 2.0.1 §4.1.4] a reused pending messageId for another CALL gets a CALLERROR; the first stays pending; an identical retransmission is dropped', () => {
+  const ch = channel();
+  cp(ch, '[2,"r1","Authorize",{"idTag":"A"}]');
+  const other = cp(ch, '[2,"r1","Heartbeat",{}]');
+  assert.deepEqual(JSON.parse(sends(other)[0] ?? '').slice(0, 3), [4, 'r1', 'FormationViolation']);
+  assert.deepEqual(publishes(other), []);
+  const otherPayload = cp(ch, '[2,"r1","Authorize",{"idTag":"B"}]');
+  assert.equal(sends(otherPayload).length, 1);
+  const same = cp(ch, '[2,"r1","Authorize",{"idTag":"A"}]');
+  assert.deepEqual(sends(same), []);
+  assert.deepEqual(publishes(same), []);
+  assert.equal(ch.pendingUpstream, 1);
+  assert.deepEqual(sends(svc(ch, { type: 'response', action: 'Authorize', messageId: 'r1', payloadText: '{"idTagInfo":{"status":"Accepted"}}' })), ['[3,"r1",{"idTagInfo":{"status":"Accepted"}}]']);
+});
+
+test('[SPEC §4] [OCPP-J 2.1 §4.2.5] a malformed SEND is never answered (reported and counted); a valid one is published', () => {
+  const ch = new Channel({ ...base, spec: PROTOCOLS['ocpp2.1'] });
+  for (const text of ['[6,"s1","NotifyPeriodicEventStream",[]]', '[6,"s2","NotifyPeriodicEventStream"]', '[6,"s3","",{}]']) {
+    const r = decodeFrame(text, PROTOCOLS['ocpp2.1']);
+    assert.ok(!r.ok, text);
+    if (r.ok) return;
+    const a = ch.handle({ kind: 'cp_bad_frame', failure: r.failure }, 0);
+    assert.deepEqual(sends(a), [], text);
+    assert.ok(a.some((x) => x.kind === 'rejected' && x.reason === 'malformed_frame'), text);
+  }
+});
+
+test('[SPEC §4] [SPEC §6] a service CALLERROR must use the version\'s error codes and (2.x) a description of at most 255 characters', () => {
+  const answer = (spec: keyof typeof PROTOCOLS, payload: object) => {
+    const ch = new Channel({ ...base, spec: PROTOCOLS[spec] });
+    const r = decodeFrame('[2,"e1","Heartbeat",{}]', PROTOCOLS[spec]);
+    if (!r.ok) throw new Error('bad fixture');
+    ch.handle({ kind: 'cp_frame', frame: r.frame }, 0);
+    const a = svc(ch, { type: 'error', action: 'Heartbeat', messageId: 'e1', payloadText: JSON.stringify(payload) });
+    return { sent: sends(a), reasons: reasons(a), pending: ch.pendingUpstream };
+  };
+  assert.deepEqual(answer('ocpp1.6', { errorCode: 'Oops' }), { sent: [], reasons: ['invalid_payload'], pending: 1 });
+  assert.deepEqual(answer('ocpp2.0.1', { errorCode: 'FormationViolation' }).reasons, ['invalid_payload'], '1.6 spelling on 2.0.1');
+  assert.equal(answer('ocpp1.6', { errorCode: 'FormationViolation' }).sent.length, 1);
+  assert.deepEqual(answer('ocpp2.1', { errorCode: 'GenericError', errorDescription: 'd'.repeat(256) }), { sent: [], reasons: ['invalid_payload'], pending: 1 });
+  assert.equal(answer('ocpp2.1', { errorCode: 'GenericError', errorDescription: 'd'.repeat(255) }).sent.length, 1);
+  assert.equal(answer('ocpp1.6', { errorCode: 'GenericError', errorDescription: 'd'.repeat(1000) }).sent.length, 1, '1.6 sets no bound');
 });
 
 test('invalid service payloads get invalid_payload / invalid_message_id and nothing is sent', () => {
@@ -377,4 +433,51 @@ test('[SPEC §6] unanswerable frames count toward max_bad_messages: CALLRESULT, 
   const a = v21.handle({ kind: 'cp_frame', frame: r.frame }, 0);
   assert.deepEqual(publishes(a), []);
   assert.ok(a.some((x) => x.kind === 'rejected' && x.reason === 'unknown_message_id' && /CALLRESULTERROR/.test(x.detail)));
+});
+
+/** A checker that refuses exactly the payloads carrying "bad": true, with a 2.x occurrence failure. */
+const refusesBad: ChannelOptions['checker'] = {
+  logOnly: false,
+  check: (_direction, _action, _kind, payload) =>
+    (payload as { bad?: boolean }).bad === true ? { ok: false, failure: { code: 'OccurrenceConstraintViolation', keyword: 'required', path: '/x', reason: 'required property "x" is missing' } } : { ok: true },
+};
+
+test('[OCPP-J 2.1 §4.2.4] [SPEC §4] 2.1: an invalid CALLRESULT from the CP gets a CALLRESULTERROR and the service an invalid_response; 2.0.1 only reports', () => {
+  for (const [name, told] of [['ocpp2.1', true], ['ocpp2.0.1', false]] as const) {
+    const ch: Channel = new Channel({ ...base, spec: PROTOCOLS[name], checker: refusesBad });
+    svc(ch, { type: 'request', action: 'GetVariables', messageId: 'g1', payloadText: '{"getVariableData":[]}' });
+    const r = decodeFrame('[3,"g1",{"bad":true}]', PROTOCOLS[name]);
+    if (!r.ok) throw new Error('bad fixture');
+    const a: ChannelAction[] = ch.handle({ kind: 'cp_frame', frame: r.frame }, 0);
+    const sent: unknown[][] = sends(a).map((t) => JSON.parse(t) as unknown[]);
+    assert.deepEqual(sent.map((f) => f.slice(0, 3)), told ? [[5, 'g1', 'OccurrenceConstraintViolation']] : [], name);
+    assert.deepEqual(reasons(a), ['invalid_response'], name);
+    assert.equal(publishes(a)[0]?.action, 'GetVariables');
+  }
+});
+
+test('[SPEC §4] 2.1: a SEND from the CP is validated like a CALL: an invalid one is reported, not published, not answered', () => {
+  const ch = new Channel({ ...base, spec: PROTOCOLS['ocpp2.1'], checker: refusesBad });
+  const send = (text: string) => {
+    const r = decodeFrame(text, PROTOCOLS['ocpp2.1']);
+    if (!r.ok) throw new Error('bad fixture');
+    return ch.handle({ kind: 'cp_frame', frame: r.frame }, 0);
+  };
+  const bad = send('[6,"s1","NotifyPeriodicEventStream",{"bad":true}]');
+  assert.deepEqual([sends(bad), publishes(bad)], [[], []]);
+  assert.ok(bad.some((x) => x.kind === 'rejected' && x.reason === 'validation_failed' && x.messageId === 's1'));
+  const good = send('[6,"s2","NotifyPeriodicEventStream",{"id":1}]');
+  assert.deepEqual(sends(good), []);
+  assert.deepEqual(publishes(good).map((p) => [p.type, p.action, p.messageId, p.payloadText]), [['send', 'NotifyPeriodicEventStream', 's2', '{"id":1}']]);
+});
+
+test('[SPEC §6] the gateway\'s own CALLERROR descriptions stay within 255 characters on 2.x', () => {
+  const ch = new Channel({ ...base, spec: PROTOCOLS['ocpp2.0.1'] });
+  const r = decodeFrame(`[2,"${'z'.repeat(400)}","Heartbeat",{}]`, PROTOCOLS['ocpp2.0.1']);
+  assert.ok(!r.ok);
+  if (r.ok) return;
+  const longDetail = { ...r.failure, detail: 'w'.repeat(600) };
+  const [frame] = sends(ch.handle({ kind: 'cp_bad_frame', failure: longDetail }, 0)).map((t) => JSON.parse(t) as unknown[]);
+  assert.equal(frame?.[1], 'z'.repeat(400));
+  assert.ok(String(frame?.[3]).length <= 255);
 });

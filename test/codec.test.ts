@@ -26,11 +26,12 @@ const failures: Array<[string, string, DecodeProblem, { id?: string; type?: numb
   ['CALLERROR with 4 elements', '[4,"a","GenericError",""]', 'wrong_arity', { id: 'a', type: 4 }],
   ['numeric messageId', '[2,17,"Heartbeat",{}]', 'bad_message_id', { type: 2 }],
   ['empty messageId', '[2,"","Heartbeat",{}]', 'bad_message_id', { type: 2 }],
-  ['messageId of 37 chars', `[2,"${'x'.repeat(37)}","Heartbeat",{}]`, 'bad_message_id', { type: 2 }],
+  // [SPEC §6] a too-long id is still read, so the CALLERROR can echo it
+  ['messageId of 37 chars', `[2,"${'x'.repeat(37)}","Heartbeat",{}]`, 'bad_message_id', { id: 'x'.repeat(37), type: 2 }],
   ['action not a string', '[2,"a",5,{}]', 'bad_action', { id: 'a', type: 2 }],
   ['empty action', '[2,"a","",{}]', 'bad_action', { id: 'a', type: 2 }],
   ['payload array', '[2,"a","Heartbeat",[]]', 'bad_payload', { id: 'a', type: 2 }],
-  ['payload null', '[2,"a","Heartbeat",null]', 'bad_payload', { id: 'a', type: 2 }],
+  ['payload a string', '[2,"a","Heartbeat","x"]', 'bad_payload', { id: 'a', type: 2 }],
   ['CALLRESULT payload string', '[3,"a","ok"]', 'bad_payload', { id: 'a', type: 3 }],
   ['CALLERROR code number', '[4,"a",1,"",{}]', 'bad_error_fields', { id: 'a', type: 4 }],
   ['CALLERROR description null', '[4,"a","GenericError",null,{}]', 'bad_error_fields', { id: 'a', type: 4 }],
@@ -144,7 +145,7 @@ const deepRows: Array<[string, string, { id?: string; type?: number }]> = [
   ['deep second element: only the type is read', `[3,${nest(DEEP)}]`, { type: 3 }],
   ['deep first element: nothing is read', nest(DEEP), {}],
   ['deep object, not an array', deepObject(DEEP), {}],
-  ['messageId too long: not read, type still read', `[2,"${'x'.repeat(37)}","X",${nest(DEEP)}]`, { type: 2 }],
+  ['messageId too long: still read, for the echo', `[2,"${'x'.repeat(37)}","X",${nest(DEEP)}]`, { id: 'x'.repeat(37), type: 2 }],
   ['deep and not JSON after the prefix', `[2,"c2","X",${'['.repeat(DEEP)}`, { id: 'c2', type: 2 }],
 ];
 
@@ -181,4 +182,17 @@ test('depth scan agrees with the depth of the parsed value (generated JSON, stri
     }),
     { numRuns: 2000 },
   );
+});
+
+test('[SPEC §6] a null payload is the empty payload: read and carried as {} (CALL, SEND, CALLRESULT)', () => {
+  const call = decodeFrame('[2,"a","Heartbeat",null]', v16);
+  assert.ok(call.ok && call.frame.type === 2);
+  if (call.ok && call.frame.type === 2) {
+    assert.deepEqual(call.frame.payload, {});
+    assert.equal(call.frame.payloadText, '{}');
+  }
+  const send = decodeFrame('[6,"s","NotifyPeriodicEventStream", null ]', v21);
+  assert.ok(send.ok && send.frame.type === 6 && send.frame.payloadText === '{}');
+  const result = decodeFrame('[3,"r",null]', v16);
+  assert.ok(result.ok && result.frame.type === 3 && result.frame.payloadText === '{}');
 });

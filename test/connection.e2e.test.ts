@@ -9,7 +9,7 @@ import { basic, chargePoint, rawSocket, Service, startTestGateway, upgradeStatus
 
 const T = { timeout: 15_000 };
 
-test('[SPEC §3] refusals at the upgrade: bad ids 400, no subprotocol 400, outside the prefix 404', T, async (t) => {
+test('[SPEC §3] refusals at the upgrade: bad ids 400, outside the prefix 404 (no subprotocol in common is a 101 then a close: subprotocol.e2e)', T, async (t) => {
   const { ocppUrl, mqttUrl } = await startTestGateway(t);
   const svc = await Service.connect(t, mqttUrl, ['ocpp/+/event/rejected']);
   const base = ocppUrl.replace(/\/ocpp$/, '');
@@ -21,16 +21,15 @@ test('[SPEC §3] refusals at the upgrade: bad ids 400, no subprotocol 400, outsi
     [`${ocppUrl}/a%23b`, ['ocpp1.6'], 400, 'bad_cp_id'],
     [`${ocppUrl}/a%00b`, ['ocpp1.6'], 400, 'bad_cp_id'],
     [`${ocppUrl}/%E0%A4%A`, ['ocpp1.6'], 400, 'bad_cp_id'],
-    [`${ocppUrl}/CP1`, undefined, 400, 'no_subprotocol'],
-    [`${ocppUrl}/CP1`, ['ocpp2.0.1', 'foo'], 400, 'no_subprotocol'],
     [`${base}/other/CP1`, ['ocpp1.6'], 404, 'path_not_found'],
   ];
   for (const [url, protocols, status, reason] of cases) {
     assert.deepEqual(await upgradeStatus(url, protocols), { status, reason }, url);
   }
   // A refusal with a known cpId is also an event for the service.
+  assert.deepEqual(await upgradeStatus(`${ocppUrl}/CP1`, ['ocpp1.6'], { origin: 'https://elsewhere.example' }), { status: 403, reason: 'origin_not_allowed' });
   const ev = await svc.waitFor('ocpp/CP1/event/rejected');
-  assert.equal((ev.json as { reason: string }).reason, 'no_subprotocol');
+  assert.equal((ev.json as { reason: string }).reason, 'origin_not_allowed');
   // 48 characters is the default maximum, and percent-decoded ids are fine.
   assert.equal((await upgradeStatus(`${ocppUrl}/${'y'.repeat(48)}`, ['ocpp1.6'])).status, 101);
   assert.equal((await upgradeStatus(`${ocppUrl}/site%201`, ['ocpp1.6'])).status, 101);
@@ -79,7 +78,6 @@ test('[SPEC §6] malformed frames get the documented CALLERROR and the connectio
     ['{"a":1}', '-1'],
     ['[2,"m1","Heartbeat"]', 'm1'],
     ['[2,42,"Heartbeat",{}]', '-1'],
-    ['[9,"m2","Heartbeat",{}]', 'm2'],
     ['[2,"m3","Heartbeat",[]]', 'm3'],
   ];
   for (const [text, id] of cases) {
@@ -87,7 +85,9 @@ test('[SPEC §6] malformed frames get the documented CALLERROR and the connectio
     const reply = (await raw.next()) as unknown[];
     assert.deepEqual([reply[0], reply[1], reply[2]], [4, id, 'FormationViolation'], text);
   }
-  // A malformed CALLRESULT gets no CALLERROR back: the next frame the CP sees answers its Heartbeat.
+  // A malformed CALLRESULT gets no CALLERROR back, nor (on 1.6) an unknown MessageTypeId [OCPP-J 1.6
+  // §4.1.3]: the next frame the CP sees answers its Heartbeat.
+  raw.send('[9,"m2","Heartbeat",{}]');
   raw.send('[3,"x",1]');
   raw.send('[2,"hb","Heartbeat",{}]');
   await svc.waitFor('ocpp/CP1/up/request/Heartbeat/hb');
@@ -117,17 +117,34 @@ test('[SPEC §6] a binary frame closes with 1003', T, async (t) => {
   assert.deepEqual(await raw.closed, { code: 1003, reason: 'binary_frame' });
 });
 
-test('[SPEC §3] a frame over ocpp.max_frame_size closes with 1009', T, async (t) => {
+test('[SPEC §3] a frame over ocpp.max_frame_size closes with 1009, and event/disconnected says 1009', T, async (t) => {
   const { ocppUrl, mqttUrl } = await startTestGateway(t, { 'ocpp.max_frame_size': '1KiB' });
   const svc = await Service.connect(t, mqttUrl);
   const raw = await rawSocket(t, `${ocppUrl}/CP1`);
   raw.send(JSON.stringify([2, 'big', 'DataTransfer', { vendorId: 'x', data: 'y'.repeat(2000) }]));
-  const closed = await raw.closed;
+  const closed = await raw.closedWithin();
   assert.equal(closed.code, 1009);
   const ev = await svc.waitFor('ocpp/CP1/event/disconnected');
-  assert.equal((ev.json as { reason: string }).reason, 'frame_too_large');
+  // The code the CP got, not the 1006 ws reports for a socket whose close answer it no longer reads.
+  assert.deepEqual(pick(ev.json, 'reason', 'code'), { reason: 'frame_too_large', code: 1009 });
   assert.deepEqual(svc.topics('ocpp/CP1/up/'), []);
 });
+
+test('[SPEC §3] [RFC 6455 §8.1] a text frame that is not UTF-8 closes with 1007, and event/disconnected says 1007', T, async (t) => {
+  const { ocppUrl, mqttUrl } = await startTestGateway(t);
+  const svc = await Service.connect(t, mqttUrl);
+  const raw = await rawSocket(t, `${ocppUrl}/CP1`);
+  raw.send(Buffer.from([0x5b, 0x32, 0x2c, 0x22, 0xff, 0xfe, 0x22, 0x5d]), false); // [2,"<0xff 0xfe>"] as a text frame
+  assert.equal((await raw.closedWithin()).code, 1007);
+  const ev = await svc.waitFor('ocpp/CP1/event/disconnected');
+  assert.deepEqual(pick(ev.json, 'reason', 'code'), { reason: 'invalid_utf8', code: 1007 });
+  assert.deepEqual(svc.topics('ocpp/CP1/up/'), []);
+});
+
+function pick(json: unknown, ...keys: string[]): Record<string, unknown> {
+  const o = json as Record<string, unknown>;
+  return Object.fromEntries(keys.map((k) => [k, o[k]]));
+}
 
 test('[SPEC §3] a silent charge point is closed after the keepalive timeout; pongs keep it alive', T, async (t) => {
   const { ocppUrl, mqttUrl } = await startTestGateway(t, { 'ocpp.ws_ping_interval': '50ms', 'ocpp.keepalive_timeout': '300ms' });

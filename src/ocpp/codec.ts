@@ -33,7 +33,7 @@ export interface DecodeFailure {
   readonly detail: string;
   /** The MessageTypeId, when the frame got far enough to have one. */
   readonly messageTypeId?: number;
-  /** The messageId, when it could be read (a string of at most 36 characters). */
+  /** The messageId, when it could be read: any non-empty string, also one longer than 36 characters. */
   readonly messageId?: string;
 }
 
@@ -44,6 +44,18 @@ const ARITY: Record<MessageTypeId, number> = { 2: 4, 3: 3, 4: 5, 5: 5, 6: 4 };
 
 function isObject(v: unknown): v is object {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** What a `null` payload stands for: the empty payload. */
+const EMPTY: object = Object.freeze({});
+
+/**
+ * A payload: a JSON object, or `null`, the other spelling of "no payload" (read as `{}` and carried as
+ * `{}`). [SPEC §6] [OCPP-J 2.0.1 §4.2.1] Undefined for anything else.
+ */
+function objectOrNull(v: unknown): object | undefined {
+  if (v === null) return EMPTY;
+  return isObject(v) ? v : undefined;
 }
 
 function fail(problem: DecodeProblem, detail: string, messageTypeId?: number, messageId?: string): DecodeResult {
@@ -158,7 +170,7 @@ function tooDeep(text: string, excess: DepthExcess, maxDepth: number): DecodeRes
       if (Array.isArray(head)) {
         const [t, id] = head as unknown[];
         if (typeof t === 'number' && Number.isInteger(t)) typeId = t;
-        if (typeof id === 'string' && id.length > 0 && id.length <= MAX_MESSAGE_ID_LENGTH) messageId = id;
+        if (typeof id === 'string' && id.length > 0) messageId = id;
       }
     } catch {
       // The prefix is not JSON either: nothing can be read from the frame.
@@ -186,32 +198,35 @@ export function decodeFrame(text: string, spec: ProtocolProfile, maxDepth = DEFA
     return fail('bad_message_type', 'MessageTypeId must be an integer');
   }
   const rawId: unknown = value[1];
-  const messageId = typeof rawId === 'string' && rawId.length > 0 && rawId.length <= MAX_MESSAGE_ID_LENGTH ? rawId : undefined;
+  // Any non-empty string id is readable, also one that is too long: the answer echoes it so the CP can
+  // match it. [SPEC §6] The frame size bounds its length.
+  const readableId = typeof rawId === 'string' && rawId.length > 0 ? rawId : undefined;
   if (!spec.messageTypes.has(typeId as MessageTypeId)) {
-    return fail('unknown_message_type', `MessageTypeId ${typeId} is not part of ${spec.name}`, typeId, messageId);
+    return fail('unknown_message_type', `MessageTypeId ${typeId} is not part of ${spec.name}`, typeId, readableId);
   }
   const type = typeId as MessageTypeId;
   if (value.length !== ARITY[type]) {
-    return fail('wrong_arity', `MessageTypeId ${type} takes ${ARITY[type]} elements, got ${value.length}`, type, messageId);
+    return fail('wrong_arity', `MessageTypeId ${type} takes ${ARITY[type]} elements, got ${value.length}`, type, readableId);
   }
-  if (messageId === undefined) {
+  if (readableId === undefined || readableId.length > MAX_MESSAGE_ID_LENGTH) {
     const why = typeof rawId !== 'string' ? 'must be a string' : rawId.length === 0 ? 'must not be empty' : `is longer than ${MAX_MESSAGE_ID_LENGTH} characters`;
-    return fail('bad_message_id', `messageId ${why}`, type);
+    return fail('bad_message_id', `messageId ${why}`, type, readableId);
   }
+  const messageId = readableId;
   switch (type) {
     case 2:
     case 6: {
       const action: unknown = value[2];
       if (typeof action !== 'string' || action.length === 0) return fail('bad_action', 'action must be a non-empty string', type, messageId);
       if (action.length > MAX_ACTION_LENGTH) return fail('bad_action', `action is longer than ${MAX_ACTION_LENGTH} characters`, type, messageId);
-      const payload: unknown = value[3];
-      if (!isObject(payload)) return fail('bad_payload', 'payload must be a JSON object', type, messageId);
-      return { ok: true, frame: { type, messageId, action, payload, payloadText: lastElementText(text, 4) } };
+      const payload = objectOrNull(value[3]);
+      if (payload === undefined) return fail('bad_payload', 'payload must be a JSON object (or null)', type, messageId);
+      return { ok: true, frame: { type, messageId, action, payload, payloadText: payload === EMPTY ? '{}' : lastElementText(text, 4) } };
     }
     case 3: {
-      const payload: unknown = value[2];
-      if (!isObject(payload)) return fail('bad_payload', 'payload must be a JSON object', type, messageId);
-      return { ok: true, frame: { type, messageId, payload, payloadText: lastElementText(text, 3) } };
+      const payload = objectOrNull(value[2]);
+      if (payload === undefined) return fail('bad_payload', 'payload must be a JSON object (or null)', type, messageId);
+      return { ok: true, frame: { type, messageId, payload, payloadText: payload === EMPTY ? '{}' : lastElementText(text, 3) } };
     }
     case 4:
     case 5: {

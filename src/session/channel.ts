@@ -2,7 +2,7 @@
 // messages from the service, timer expiries) with the current time and returns actions for the
 // connection to carry out. No sockets, no broker, no clock of its own. [SPEC §5]
 import { DEFAULT_MAX_JSON_DEPTH, encodeCall, encodeCallError, encodeCallResult, exceedsJsonDepth, type CallErrorFrame, type CallResultFrame, type DecodeFailure, type Frame } from '../ocpp/codec.js';
-import { MAX_MESSAGE_ID_LENGTH, type ProtocolProfile } from '../ocpp/protocols.js';
+import { CALL, MAX_MESSAGE_ID_LENGTH, type MessageTypeId, type ProtocolProfile } from '../ocpp/protocols.js';
 import type { GatewayErrorReason, RejectedReason } from '../errors.js';
 import type { Direction, PayloadChecker } from '../validation/checks.js';
 import type { SchemaKind } from '../validation/schema-source.js';
@@ -139,10 +139,17 @@ export class Channel {
         out.push({ kind: 'publish', type: 'resulterror', action, messageId: frame.messageId, payloadText: errorPayload(frame.errorCode, frame.errorDescription, frame.errorDetailsText) });
         return;
       }
-      case 6:
-        // [OCPP-J 2.1 §4.2.5] SEND: unconfirmed, nothing pending.
+      case 6: {
+        // [OCPP-J 2.1 §4.2.5] SEND: unconfirmed, nothing pending, never answered. [SPEC §4] It is validated
+        // like a CALL; one that fails is not published, only reported.
+        const problem = this.#check('upstream', frame.action, 'req', frame.payload, frame.messageId, out);
+        if (problem !== undefined) {
+          out.push({ kind: 'rejected', reason: 'validation_failed', messageId: frame.messageId, action: frame.action, detail: `${problem.code}: ${describeProblem(problem)} (SEND, not answered)` });
+          return;
+        }
         out.push({ kind: 'publish', type: 'send', action: frame.action, messageId: frame.messageId, payloadText: frame.payloadText });
         return;
+      }
     }
   }
 
@@ -158,19 +165,27 @@ export class Channel {
     const problem = this.#check('upstream', action, 'req', payload, messageId, out);
     if (problem !== undefined) {
       // [SPEC §6] invalid CALL: CALLERROR with the version's code, not published.
-      out.push({ kind: 'send', type: 'error', action, text: encodeCallError(messageId, problem.code, describeProblem(problem), { keyword: problem.keyword, path: problem.path }) });
+      out.push({ kind: 'send', type: 'error', action, text: this.#ownError(messageId, problem.code, describeProblem(problem), { keyword: problem.keyword, path: problem.path }) });
       out.push({ kind: 'rejected', reason: 'validation_failed', messageId, action, detail: `${problem.code}: ${describeProblem(problem)}` });
       return;
     }
     const existing = this.#upstream.get(messageId);
     if (existing !== undefined) {
-      // [SPEC §5] a retransmission of the pending CALL is not published twice.
-      out.push({ kind: 'rejected', reason: 'duplicate_call', messageId, action, detail: existing.payloadText === payloadText ? 'retransmission of the pending CALL' : 'messageId of the pending CALL reused with another payload' });
+      if (existing.action === action && existing.payloadText === payloadText) {
+        // [SPEC §5] an identical retransmission of the pending CALL is not published twice, nor answered.
+        out.push({ kind: 'rejected', reason: 'duplicate_call', messageId, action, detail: 'retransmission of the pending CALL' });
+        return;
+      }
+      // [SPEC §6] [OCPP-J 2.0.1 §4.1.4] a messageId must not be reused for another CALL while the first is
+      // unanswered: CALLERROR; the first CALL stays pending.
+      const detail = `messageId of the pending ${existing.action} CALL reused for another CALL`;
+      out.push({ kind: 'send', type: 'error', action, text: this.#ownError(messageId, codes.rpcFramework, detail, {}) });
+      out.push({ kind: 'rejected', reason: 'duplicate_call', messageId, action, detail });
       return;
     }
     if (this.#upstream.size > 0 && (this.#o.concurrentCalls === 'reject' || this.#upstream.size >= this.#o.maxPendingUpstream)) {
       const detail = this.#o.concurrentCalls === 'reject' ? 'another CALL from this charge point is still awaiting its answer' : `more than ${this.#o.maxPendingUpstream} CALLs awaiting answers`;
-      out.push({ kind: 'send', type: 'error', action, text: encodeCallError(messageId, codes.genericError, detail, {}) });
+      out.push({ kind: 'send', type: 'error', action, text: this.#ownError(messageId, codes.genericError, detail, {}) });
       out.push({ kind: 'rejected', reason: 'concurrent_call', messageId, action, detail });
       return;
     }
@@ -189,6 +204,10 @@ export class Channel {
     const resultPayload = frame.type === 3 ? frame.payload : undefined;
     const problem = resultPayload === undefined ? undefined : this.#check('upstream', inFlight.action, 'conf', resultPayload, frame.messageId, out);
     if (problem !== undefined) {
+      // [OCPP-J 2.1 §4.2.4] where the version has CALLRESULTERROR, the CP is told its CALLRESULT was refused.
+      if (this.#o.spec.rules.invalidCallResult === 'callresulterror') {
+        out.push({ kind: 'send', type: 'resulterror', action: inFlight.action, text: this.#ownError(frame.messageId, problem.code, describeProblem(problem), detailsOf(problem), 5) });
+      }
       // [SPEC §6] an invalid CALLRESULT is not passed on as valid: the service gets an error that carries it.
       // The CP's payload goes in as the text it sent (bounded by ocpp.max_json_depth), not re-serialised.
       this.#gatewayError(out, inFlight, 'invalid_response', `the charge point's CALLRESULT is invalid: ${describeProblem(problem)}`, problem.code, detailsOf(problem), frame.type === 3 ? frame.payloadText : undefined);
@@ -205,15 +224,27 @@ export class Channel {
 
   #onBadFrame(failure: DecodeFailure, now: number, out: ChannelAction[]): void {
     out.push({ kind: 'frame_in', type: 'malformed', action: 'unknown' });
-    const codes = this.#o.spec.codes;
-    // [OCPP-J 1.6 §4.2.3] never answer a CALLRESULT or CALLERROR with a CALLERROR.
-    const isAnswer = failure.messageTypeId !== undefined && failure.messageTypeId !== 2 && failure.messageTypeId !== 6 && this.#o.spec.messageTypes.has(failure.messageTypeId as 3);
-    if (!isAnswer) {
-      const code = failure.problem === 'unknown_message_type' ? codes.messageTypeNotSupported : codes.rpcFramework;
-      out.push({ kind: 'send', type: 'error', action: 'unknown', text: encodeCallError(failure.messageId ?? '-1', code, failure.detail, {}) });
+    const answer = this.#answerToBadFrame(failure);
+    if (answer !== undefined) {
+      // [SPEC §6] the messageId when it can be read (also when it is too long), "-1" otherwise.
+      out.push({ kind: 'send', type: 'error', action: 'unknown', text: this.#ownError(failure.messageId ?? '-1', answer, failure.detail, {}) });
     }
-    out.push({ kind: 'rejected', reason: 'malformed_frame', detail: failure.detail, ...(failure.messageId !== undefined ? { messageId: failure.messageId } : {}) });
+    out.push({ kind: 'rejected', reason: 'malformed_frame', detail: answer === undefined ? `${failure.detail} (not answered)` : failure.detail, ...(failure.messageId !== undefined ? { messageId: failure.messageId } : {}) });
     this.#countBad(now, out);
+  }
+
+  /** The errorCode a malformed frame is answered with, or undefined when the version says to stay silent. */
+  #answerToBadFrame(failure: DecodeFailure): string | undefined {
+    const { codes, rules, messageTypes } = this.#o.spec;
+    const type = failure.messageTypeId;
+    if (failure.problem === 'unknown_message_type' || (type !== undefined && !messageTypes.has(type as MessageTypeId))) {
+      // [OCPP-J 1.6 §4.1.3] [OCPP-J 2.1 §4.4] ignored; [OCPP-J 2.0.1 §4.1.3] answered MessageTypeNotSupported
+      return rules.unknownMessageType === 'answer' ? codes.messageTypeNotSupported : undefined;
+    }
+    // [OCPP-J 1.6 §4.2.3] never answer a CALLRESULT or CALLERROR (or 2.1 CALLRESULTERROR) with a CALLERROR;
+    // [OCPP-J 2.1 §4.2.5] a SEND is never answered, not even when malformed.
+    if (type !== undefined && type !== CALL && messageTypes.has(type as MessageTypeId)) return undefined;
+    return codes.rpcFramework;
   }
 
   /** A CALLRESULT/CALLERROR/CALLRESULTERROR that answers nothing pending: dropped, reported, counted. */
@@ -276,7 +307,7 @@ export class Channel {
         const pending = this.#upstream.get(msg.messageId);
         if (msg.type === 'error' && pending === undefined) return this.#gatewayError(out, msg, 'unknown_message_id', 'no CALL from the charge point is awaiting an answer with this messageId');
         const parsed = this.#parseObject(msg.payloadText);
-        const err = typeof parsed === 'string' ? `error ${parsed}` : errorFields(parsed);
+        const err = typeof parsed === 'string' ? `error ${parsed}` : errorFields(parsed, spec);
         if (typeof err === 'string') return this.#gatewayError(out, pending ? { ...msg, action: pending.action } : msg, 'invalid_payload', err, spec.codes.formation);
         if (pending !== undefined && msg.type === 'error') this.#answered(msg.messageId, pending, now, out);
         out.push({ kind: 'send', type: msg.type, action: pending?.action ?? msg.action, text: encodeCallError(msg.messageId, err.errorCode, err.errorDescription, err.errorDetails, msg.type === 'error' ? 4 : 5) });
@@ -345,7 +376,7 @@ export class Channel {
     out.push({ kind: 'timeout', direction: 'upstream' });
     const detail = `no answer from the service within ${this.#o.awaitingTimeoutMs} ms`;
     if (this.#o.onUpstreamTimeout === 'error') {
-      out.push({ kind: 'send', type: 'error', action: pending.action, text: encodeCallError(messageId, this.#o.spec.codes.internalError, detail, {}) });
+      out.push({ kind: 'send', type: 'error', action: pending.action, text: this.#ownError(messageId, this.#o.spec.codes.internalError, detail, {}) });
     }
     this.#gatewayError(out, { messageId, action: pending.action }, 'timeout', detail);
   }
@@ -356,7 +387,7 @@ export class Channel {
     this.#upstream.delete(messageId);
     out.push({ kind: 'disarm', timer: `up:${messageId}` });
     // [SPEC §5] never acknowledge what was not delivered.
-    out.push({ kind: 'send', type: 'error', action: pending.action, text: encodeCallError(messageId, this.#o.spec.codes.internalError, 'the central system is unreachable', { gateway: { reason: 'broker_unavailable' } }) });
+    out.push({ kind: 'send', type: 'error', action: pending.action, text: this.#ownError(messageId, this.#o.spec.codes.internalError, 'the central system is unreachable', { gateway: { reason: 'broker_unavailable' } }) });
   }
 
   #onDisconnected(out: ChannelAction[]): void {
@@ -369,6 +400,11 @@ export class Channel {
     this.#queue.length = 0;
     for (const id of this.#upstream.keys()) out.push({ kind: 'disarm', timer: `up:${id}` });
     this.#upstream.clear();
+  }
+
+  /** A CALLERROR (or CALLRESULTERROR) the gateway itself sends, its description within the version's bound. */
+  #ownError(messageId: string, errorCode: string, description: string, details: object, type: 4 | 5 = 4): string {
+    return encodeCallError(messageId, errorCode, clip(description, this.#o.spec.rules.maxErrorDescriptionLength), details, type);
   }
 
   /** `cpPayloadText`: a CP payload to carry as errorDetails.gateway.payload, spliced in as sent. */
@@ -413,6 +449,11 @@ export class Channel {
   }
 }
 
+/** Text cut to the version's bound on errorDescription (the gateway's own descriptions). */
+function clip(text: string, max: number | undefined): string {
+  return max === undefined || text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
 function describeProblem(p: PayloadProblem): string {
   return p.path === '' ? p.reason : `${p.path}: ${p.reason}`;
 }
@@ -435,10 +476,18 @@ function parseObject(text: string): Record<string, unknown> | undefined {
   }
 }
 
-function errorFields(v: Record<string, unknown>): { errorCode: string; errorDescription: string; errorDetails: object } | string {
+/**
+ * The fields of a service's error payload, or why they cannot go to the CP: the errorCode must be one
+ * of the version's table and the description within its bound. [SPEC §4] [OCPP-J 1.6 §4.2.3]
+ * [OCPP-J 2.0.1 §4.2.3] [OCPP-J 2.1 §4.2.3]
+ */
+function errorFields(v: Record<string, unknown>, spec: ProtocolProfile): { errorCode: string; errorDescription: string; errorDetails: object } | string {
   const { errorCode, errorDescription = '', errorDetails = {} } = v;
   if (typeof errorCode !== 'string' || errorCode === '') return 'errorCode must be a non-empty string';
+  if (!spec.errorCodes.has(errorCode)) return `errorCode ${JSON.stringify(errorCode.slice(0, 64))} is not an error code of ${spec.name} (${[...spec.errorCodes].join(', ')})`;
   if (typeof errorDescription !== 'string') return 'errorDescription must be a string';
+  const max = spec.rules.maxErrorDescriptionLength;
+  if (max !== undefined && errorDescription.length > max) return `errorDescription is longer than ${max} characters (${spec.name})`;
   if (typeof errorDetails !== 'object' || errorDetails === null || Array.isArray(errorDetails)) return 'errorDetails must be a JSON object';
   return { errorCode, errorDescription, errorDetails };
 }
