@@ -18,7 +18,10 @@ export const GATEWAY_ERRORS = {
 } as const;
 export type GatewayErrorReason = keyof typeof GATEWAY_ERRORS;
 
-/** Why a connection ended: the disconnected event's reason, and the WebSocket close code the gateway sends. */
+/**
+ * Why a connection ended: the disconnected event's reason, and the WebSocket close code the gateway sends.
+ * no_subprotocol ends a connection that never started: no event/disconnected, an event/rejected instead.
+ */
 export const CLOSE_REASONS = {
   closed_by_cp: { code: null, doc: 'The charge point closed the connection or the socket failed (event code = the code it sent, or 1006).' },
   replaced: { code: 1000, doc: 'A newer authenticated connection with the same cpId took over.' },
@@ -33,6 +36,7 @@ export const CLOSE_REASONS = {
   expired: { code: 1000, doc: 'The authorization granted by the auth service (expire_at) ran out.' },
   internal_error: { code: 1011, doc: 'An exception while handling this charge point\'s input (a frame, a service message, a timer, a publish outcome): this connection is closed, logged once as cp.internal_error with the stack, and counted; the gateway and every other connection go on.' },
   broker_disconnected: { code: 1013, doc: 'mqtt.client_mode per_client: the broker ended this charge point\'s own link (outage, or over MQTT 3.1.1 possibly a takeover by another instance); the charge point should reconnect (1013 = try again later).' },
+  no_subprotocol: { code: 1002, doc: 'No offered subprotocol is in ocpp.protocols and no ocpp.default_protocol is set: after authentication the handshake completes without Sec-WebSocket-Protocol and the connection is closed at once [OCPP-J 1.6 §3, 2.0.1 §3.1]; reported as event/rejected, counted with the upgrade refusals.' },
 } as const;
 export type CloseReason = keyof typeof CLOSE_REASONS;
 
@@ -40,7 +44,6 @@ export type CloseReason = keyof typeof CLOSE_REASONS;
 export const UPGRADE_REFUSALS = {
   path_not_found: { status: 404, doc: 'The path is not under ocpp.path.' },
   bad_cp_id: { status: 400, doc: 'The cpId is empty, too long, badly percent-encoded (or not UTF-8), is . or .., or contains / or #, a control character (C0 incl. NUL, DEL, C1), a Unicode non-character or a lone surrogate. + is allowed (percent-encoded in topics).' },
-  no_subprotocol: { status: 400, doc: 'No offered subprotocol is in ocpp.protocols and no ocpp.default_protocol is set.' },
   unauthorized: { status: 401, doc: 'Missing or wrong HTTP Basic credentials, or the auth service denied (or did not answer in time); in mqtt.client_mode per_client also the broker refusing the charge point\'s CONNECT (bad user name or password, not authorized, identifier rejected) or its downstream subscription.' },
   credentials_required: { status: 401, doc: 'The listener\'s security profile (1 or 2) requires HTTP Basic credentials and none were sent.' },
   certificate_required: { status: 401, doc: 'A security profile 3 listener and no client certificate.' },

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseBasicAuth, parseCpIdFromPath, parseProtocolList, selectProtocol } from '../src/transport/handshake.js';
+import { describeOffers, parseBasicAuth, parseCpIdFromPath, parseProtocolList, selectProtocol } from '../src/transport/handshake.js';
 
 test('[SPEC §3] cpId from the path', () => {
   const ok = (url: string, id: string) => assert.deepEqual(parseCpIdFromPath(url, '/ocpp', 48), { ok: true, value: id }, url);
@@ -41,6 +41,20 @@ test('[SPEC §3] subprotocol: the gateway\'s own preference order wins; default 
   assert.deepEqual(selectProtocol(['ocpp1.5'], ['ocpp1.6'], 'ocpp1.6'), { ok: true, value: { protocol: 'ocpp1.6', echo: false } });
   const none = selectProtocol(['ocpp1.5'], ['ocpp1.6'], undefined);
   assert.equal(!none.ok && none.refusal, 'no_subprotocol');
+  assert.equal(!none.ok && none.detail, 'none of the offered subprotocols ("ocpp1.5") is supported; supported: ocpp1.6');
+  const nothing = selectProtocol([], ['ocpp2.1', 'ocpp1.6'], undefined);
+  assert.equal(!nothing.ok && nothing.detail, 'no subprotocol was offered; supported: ocpp2.1, ocpp1.6');
+});
+
+test('[SPEC §3, §8] the offers named in a no_subprotocol detail are client input: bounded, quoted, escaped', () => {
+  const many = Array.from({ length: 500 }, (_, i) => `${'p'.repeat(100)}${i}`);
+  const shown = describeOffers(many);
+  assert.ok(shown.length < 8 * 50 + 40, `${shown.length} characters`);
+  assert.match(shown, / and 492 more$/);
+  assert.ok(shown.startsWith(`"${'p'.repeat(40)}…", `));
+  // Quotes cannot close the quoting; C0 and C1 controls and bidi overrides become visible escapes.
+  const nasty = describeOffers(['a"b', 'x\u001b[2Jy', 'c\u009bd', 'e\u202ef']);
+  assert.equal(nasty, String.raw`"a\"b", "x\u001b[2Jy", "c\x9bd", "e\u202ef"`);
 });
 
 test('[SPEC §8] Basic auth is binary-safe and split after the cpId', () => {

@@ -10,7 +10,7 @@ import { startGateway } from '../src/gateway.js';
 import { defer } from './support/cleanup.js';
 import { chargePoint, EPHEMERAL, Service, until, upgradeStatus, within } from './support/harness.js';
 
-test('[SPEC §8] 200 refused upgrades from one address: all answered 400 and counted, 5 reported, one summary; another address still reported; a good CP served', { timeout: 60_000 }, async (t) => {
+test('[SPEC §8] 200 refused upgrades from one address: all answered 403 and counted, 5 reported, one summary; another address still reported; a good CP served', { timeout: 60_000 }, async (t) => {
   const lines: Array<{ msg: string; source?: string; held?: Record<string, number> }> = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -30,22 +30,23 @@ test('[SPEC §8] 200 refused upgrades from one address: all answered 400 and cou
   });
   const good = await chargePoint(t, ocppUrl, 'GOOD', { localAddress: '127.0.0.4' } as Record<string, unknown>);
 
-  // No acceptable subprotocol: refused with a cpId (so each would publish event/rejected).
+  // A foreign Origin: refused with a cpId (so each would publish event/rejected).
+  const foreign = { origin: 'https://spray.example' };
   const statuses = new Map<number, number>();
   for (let batch = 0; batch < 4; batch++) {
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => upgradeStatus(`${ocppUrl}/SPRAY-${batch}-${i}`, ['nope'], {}, { localAddress: '127.0.0.2' })));
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => upgradeStatus(`${ocppUrl}/SPRAY-${batch}-${i}`, ['ocpp1.6'], foreign, { localAddress: '127.0.0.2' })));
     for (const r of results) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
     await within(good.call('Heartbeat', {}), 'a good Heartbeat during the burst');
   }
-  assert.deepEqual([...statuses], [[400, 200]], 'every refusal is answered');
-  const other = await upgradeStatus(`${ocppUrl}/OTHER`, ['nope'], {}, { localAddress: '127.0.0.3' });
-  assert.equal(other.status, 400);
+  assert.deepEqual([...statuses], [[403, 200]], 'every refusal is answered');
+  const other = await upgradeStatus(`${ocppUrl}/OTHER`, ['ocpp1.6'], foreign, { localAddress: '127.0.0.3' });
+  assert.equal(other.status, 403);
   await svc.waitFor('ocpp/OTHER/event/rejected');
 
   const s = await gw.metrics.snapshot();
   const counted = (name: string) => {
     const m = s[name];
-    return typeof m === 'object' ? (m['no_subprotocol'] ?? 0) : 0;
+    return typeof m === 'object' ? (m['origin_not_allowed'] ?? 0) : 0;
   };
   assert.equal(counted('upgrade_refusals_total'), 201, JSON.stringify(s['upgrade_refusals_total']));
   assert.equal(counted('rejected_events_suppressed_total'), 195, JSON.stringify(s['rejected_events_suppressed_total']));
@@ -55,7 +56,7 @@ test('[SPEC §8] 200 refused upgrades from one address: all answered 400 and cou
   // The window ends: one summary line for the burst's address.
   await until(() => lines.some((l) => l.msg === 'cp.upgrade_refusals_suppressed'), 'the summary line', 10_000);
   const summaries = lines.filter((l) => l.msg === 'cp.upgrade_refusals_suppressed');
-  assert.deepEqual(summaries.map((l) => [l.source, l.held]), [['127.0.0.2', { no_subprotocol: 195 }]]);
+  assert.deepEqual(summaries.map((l) => [l.source, l.held]), [['127.0.0.2', { origin_not_allowed: 195 }]]);
   assert.equal(sprayEvents(), 5, 'nothing more was published');
 });
 

@@ -75,7 +75,7 @@ export const configSchema = z
         security_profile: int(0, 0, 3, 'Security profile of the ws:// listener: 0 = as auth.provider decides; 1 = HTTP Basic credentials required (OCPP security profile 1); 3 = behind a TLS-terminating proxy that forwards the verified client certificate in ocpp.client_cert_header (2 is not possible without TLS).'),
         path: str('/ocpp', 'Path prefix; a charge point connects to <path>/<cpId>.'),
         protocols: list([...PROTOCOL_NAMES], `Subprotocols accepted, in the gateway's order of preference (the first one the client also offers is chosen). Known: ${PROTOCOL_NAMES.join(', ')}.`),
-        default_protocol: str('', 'Protocol assumed when a client offers no acceptable subprotocol; empty = refuse with HTTP 400.'),
+        default_protocol: str('', 'Protocol assumed (not echoed) when a client offers no acceptable subprotocol; empty = complete the handshake without a subprotocol and close at once (1002 no_subprotocol), as OCPP-J asks.'),
         max_id_length: int(48, 1, 1024, 'Longest accepted cpId, in characters after percent-decoding.'),
         ws_ping_interval: duration('60s', 'Interval of WebSocket pings to each charge point; 0 = no pings.'),
         keepalive_timeout: duration('180s', 'A charge point silent (no frame, no pong) this long is closed (reason keepalive_timeout); 0 = never.'),

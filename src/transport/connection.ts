@@ -129,7 +129,12 @@ export class Connection {
       this.#wsErrorReason = WS_ERROR_REASONS[err.code ?? ''];
       this.#budgets.line('debug', { cpId: this.cpId, err: err.message }, 'cp.socket_error');
     }));
-    ws.on('close', (code) => this.#guard('close', () => this.#teardown(this.#wsErrorReason ?? 'closed_by_cp', code)));
+    ws.on('close', (code) => this.#guard('close', () => {
+      // After a bad frame (too large, not UTF-8) ws sends the CP the matching close code itself but
+      // reports 1006 here, the CP's answer unread: the event names the code the CP got.
+      const wsError = this.#wsErrorReason;
+      this.#teardown(wsError ?? 'closed_by_cp', wsError === undefined ? code : (CLOSE_REASONS[wsError].code ?? code));
+    }));
     this.#startKeepalive();
     if (info.expireAt !== undefined) this.#armExpiry(info.expireAt);
   }

@@ -2,6 +2,7 @@
 // Sec-WebSocket-Protocol list and the Authorization header. Pure; no regexes over client input.
 import type { UpgradeRefusal } from '../errors.js';
 import { cpIdProblem } from '../bridge/topic-level.js';
+import { escapeControls } from '../api/escape.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; refusal: UpgradeRefusal; detail: string };
 
@@ -45,13 +46,34 @@ export function parseProtocolList(header: string | undefined): string[] {
 }
 
 /**
+ * No subprotocol in common. Not an upgrade refusal: [OCPP-J 1.6 §3] [OCPP-J 2.0.1 §3.1] the handshake
+ * completes without Sec-WebSocket-Protocol and the gateway closes at once. [SPEC §3]
+ */
+export interface NoSubprotocol {
+  readonly ok: false;
+  readonly refusal: 'no_subprotocol';
+  /** What was offered (bounded, quoted, escaped: it is client input) and what is supported. */
+  readonly detail: string;
+}
+
+/** Offers named in a detail, and characters of each: the header may be kilobytes of anything. */
+const SHOWN_OFFERS = 8;
+const SHOWN_OFFER_CHARS = 40;
+
+/** The client's offers for a log line or an event: each quoted and escaped, at most SHOWN_OFFERS of them. */
+export function describeOffers(offered: readonly string[]): string {
+  const shown = offered.slice(0, SHOWN_OFFERS).map((p) => escapeControls(JSON.stringify(p.length > SHOWN_OFFER_CHARS ? `${p.slice(0, SHOWN_OFFER_CHARS)}…` : p)));
+  return shown.join(', ') + (offered.length > SHOWN_OFFERS ? ` and ${offered.length - SHOWN_OFFERS} more` : '');
+}
+
+/**
  * The first protocol of the gateway's own preference list that the client offered; else the
  * configured default (assumed, not echoed). [SPEC §3]
  */
-export function selectProtocol<P extends string>(offered: readonly string[], preference: readonly P[], fallback: P | undefined): Parsed<{ protocol: P; echo: boolean }> {
+export function selectProtocol<P extends string>(offered: readonly string[], preference: readonly P[], fallback: P | undefined): { ok: true; value: { protocol: P; echo: boolean } } | NoSubprotocol {
   for (const p of preference) if (offered.includes(p)) return { ok: true, value: { protocol: p, echo: true } };
   if (fallback !== undefined) return { ok: true, value: { protocol: fallback, echo: false } };
-  const what = offered.length === 0 ? 'no subprotocol was offered' : `none of the offered subprotocols (${offered.join(', ')}) is supported`;
+  const what = offered.length === 0 ? 'no subprotocol was offered' : `none of the offered subprotocols (${describeOffers(offered)}) is supported`;
   return { ok: false, refusal: 'no_subprotocol', detail: `${what}; supported: ${preference.join(', ')}` };
 }
 

@@ -3,7 +3,9 @@
 //   (profile 3) -> Basic credentials (profiles 1, 2) -> auth provider -> downstream subscription
 //   -> 101 -> registry.
 // Every refusal is an HTTP status from the error registry, a log line, a counter and (when the cpId
-// is known) an event/rejected. [SPEC §3, §8]
+// is known) an event/rejected. [SPEC §3, §8] No subprotocol in common is not a refusal: once
+// authenticated, the client gets a 101 without Sec-WebSocket-Protocol and is closed at once (1002),
+// reported like a refusal. [OCPP-J 1.6 §3] [OCPP-J 2.0.1 §3.1]
 import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
@@ -11,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config, Protocol } from '../config/schema.js';
-import { UPGRADE_REFUSALS, type UpgradeRefusal } from '../errors.js';
+import { CLOSE_REASONS, UPGRADE_REFUSALS, type UpgradeRefusal } from '../errors.js';
 import type { AuthProvider } from '../auth/provider.js';
 import type { MessageChecks } from '../validation/checks.js';
 import type { Attachment, Bridge } from '../bridge/bridge.js';
@@ -76,6 +78,14 @@ interface Admitted {
   password: Buffer | undefined;
   remoteAddress: string;
   expireAt: number | undefined;
+}
+
+/** Authenticated, but no subprotocol in common and no ocpp.default_protocol. [SPEC §3] */
+interface Unagreed {
+  unagreed: true;
+  cpId: string;
+  remoteAddress: string;
+  detail: string;
 }
 
 export class OcppServer {
@@ -272,6 +282,14 @@ export class OcppServer {
         return true;
       }, gone.signal);
       if (finished || gone.signal.aborted || socket.destroyed) throw new Refusal('handshake_timeout', 'the client left or the handshake timed out during authentication', admitted.cpId);
+      if ('unagreed' in admitted) {
+        finished = true;
+        clock.clearTimeout(timer);
+        socket.off('end', onClose).off('close', onClose);
+        claimedAddress = undefined; // released when this socket closes
+        this.#closeUnagreed(req, socket, head, source, admitted);
+        return;
+      }
       try {
         attachment = await this.#d.bridge.attach(admitted.cpId, admitted.protocol, { username: admitted.username, password: admitted.password });
       } catch (err) {
@@ -312,7 +330,7 @@ export class OcppServer {
     }
   }
 
-  async #admit(req: IncomingMessage, remoteAddress: string, claimAddress: () => boolean, gone: AbortSignal): Promise<Admitted> {
+  async #admit(req: IncomingMessage, remoteAddress: string, claimAddress: () => boolean, gone: AbortSignal): Promise<Admitted | Unagreed> {
     const o = this.#d.config.ocpp;
     const listener = this.#d.listener;
     if (!this.#accepting) throw new Refusal('shutting_down', 'the gateway is shutting down');
@@ -331,8 +349,10 @@ export class OcppServer {
       throw new Refusal('too_many_connections', `${o.max_connections} charge points are connected (ocpp.max_connections)`, cpId);
     }
     const fallback = o.default_protocol === '' ? undefined : (o.default_protocol as Protocol);
-    const chosen = selectProtocol(parseProtocolList(req.headers['sec-websocket-protocol']), o.protocols as Protocol[], fallback);
-    if (!chosen.ok) throw new Refusal(chosen.refusal, chosen.detail, cpId);
+    const preference = o.protocols as Protocol[];
+    // No subprotocol in common does not end the upgrade here: the client is authenticated first, so
+    // that only an authenticated client ever gets a 101 (see #closeUnagreed).
+    const chosen = selectProtocol(parseProtocolList(req.headers['sec-websocket-protocol']), preference, fallback);
 
     let certificate: ClientCertificate | undefined;
     if (listener.profile === 3) {
@@ -350,7 +370,9 @@ export class OcppServer {
     }
     const decision = await this.#d.auth.authenticate({
       cpId,
-      protocol: chosen.value.protocol,
+      // None agreed: the auth service is told the gateway's first choice (AuthRequest needs one); the
+      // connection is closed right after the handshake whatever it answers.
+      protocol: chosen.ok ? chosen.value.protocol : (preference[0] as Protocol),
       remoteAddress,
       listener: listener.name,
       ...(basic?.ok ? { username: basic.value.username, password: basic.value.password } : {}),
@@ -358,6 +380,7 @@ export class OcppServer {
     }, gone);
     // auth_busy / auth_throttled / handshake_timeout: the credentials were not checked. [SPEC §8]
     if (!decision.allow) throw new Refusal(decision.refusal ?? 'unauthorized', decision.detail, cpId);
+    if (!chosen.ok) return { unagreed: true, cpId, remoteAddress, detail: chosen.detail };
     return { cpId, protocol: chosen.value.protocol, echo: chosen.value.echo, username: basic?.ok ? basic.value.username : undefined, password: basic?.ok ? basic.value.password : undefined, remoteAddress, expireAt: decision.expireAt };
   }
 
@@ -373,17 +396,11 @@ export class OcppServer {
 
   /** `answered`: the client already got this refusal (the handshake timer's 408): publish the event only. */
   #refuse(socket: Duplex, source: string, r: Refusal, answered = false): void {
-    const { metrics, log, bridge } = this.#d;
     const status = UPGRADE_REFUSALS[r.refusal].status;
     // A detail may quote an error that quotes a URL with its password (the auth service's, say), and
     // the body goes to whoever knocked.
     const detail = redactText(r.detail, this.#secrets);
-    if (!answered) metrics.upgradeRefused(r.refusal);
-    // The log line and the event are budgeted per source address; the answer and the counter are not.
-    if (this.#d.refusalReports.allow(source, r.refusal)) {
-      if (!answered) log.info({ cpId: r.cpId, source, reason: r.refusal, status, detail, listener: this.#d.listener.name }, 'cp.upgrade_refused');
-      if (r.cpId !== undefined) bridge.publishEvent(r.cpId, 'rejected', { cpId: r.cpId, reason: r.refusal, status, detail }).catch(() => undefined);
-    } else metrics.rejectedSuppressed(r.refusal);
+    this.#report(source, r.refusal, r.cpId, detail, { status }, !answered);
     if (answered || socket.destroyed) return;
     const body = `${r.refusal}: ${detail}\n`;
     const auth = status === 401 ? 'WWW-Authenticate: Basic realm="ocpp-gateway", charset="UTF-8"\r\n' : '';
@@ -392,6 +409,49 @@ export class OcppServer {
         `Content-Length: ${Buffer.byteLength(body)}\r\nX-Ocpp-Gateway-Reason: ${r.refusal}\r\n${auth}\r\n${body}`,
     );
     socket.once('finish', () => socket.destroy());
+  }
+
+  /**
+   * A refusal's counter (`first`: not counted yet), then its cp.upgrade_refused line (`first` only)
+   * and event/rejected, these two budgeted per source address; the answer and the counter are not.
+   */
+  #report(source: string, reason: UpgradeRefusal | 'no_subprotocol', cpId: string | undefined, detail: string, answer: { status: number; code?: number }, first: boolean): void {
+    const { metrics, log, bridge } = this.#d;
+    if (first) metrics.upgradeRefused(reason);
+    if (this.#d.refusalReports.allow(source, reason)) {
+      if (first) log.info({ cpId, source, reason, ...answer, detail, listener: this.#d.listener.name }, 'cp.upgrade_refused');
+      if (cpId !== undefined) bridge.publishEvent(cpId, 'rejected', { cpId, reason, ...answer, detail }).catch(() => undefined);
+    } else metrics.rejectedSuppressed(reason);
+  }
+
+  /**
+   * [OCPP-J 1.6 §3] [OCPP-J 2.0.1 §3.1] [OCPP-J 2.1 §3.1] No subprotocol in common: complete the
+   * handshake without Sec-WebSocket-Protocol and close at once. The connection never enters the
+   * registry nor the bridge (no subscription, no event/connected, no presence); it is reported like an
+   * upgrade refusal. It holds its address claim until the socket is gone. [SPEC §3]
+   */
+  #closeUnagreed(req: IncomingMessage, socket: Duplex, head: Buffer, source: string, u: Unagreed): void {
+    const { admission, clock } = this.#d;
+    const code = CLOSE_REASONS.no_subprotocol.code;
+    this.#chosenProtocol.set(req, false);
+    let upgraded = false;
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      upgraded = true;
+      // Nothing it sends is read; a broken frame before our close must not become an unhandled 'error'.
+      ws.on('error', () => undefined);
+      ws.close(code, 'no_subprotocol');
+      const grace = clock.setTimeout(() => ws.terminate(), this.#limits.closeGraceMs);
+      ws.once('close', () => {
+        clock.clearTimeout(grace);
+        admission.releaseAddress(u.remoteAddress);
+      });
+    });
+    if (!upgraded) {
+      // ws refused it (bad handshake headers) or the socket closed.
+      admission.releaseAddress(u.remoteAddress);
+      return;
+    }
+    this.#report(source, 'no_subprotocol', u.cpId, redactText(u.detail, this.#secrets), { status: 101, code }, true);
   }
 
   #accept(ws: WebSocket, admitted: Admitted, attachment: Attachment): void {
