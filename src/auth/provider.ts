@@ -3,7 +3,8 @@ import type { Protocol } from '../config/schema.js';
 
 export interface AuthRequest {
   readonly cpId: string;
-  readonly protocol: Protocol;
+  /** The agreed subprotocol; null when none was (the connection is closed right after the handshake). */
+  readonly protocol: Protocol | null;
   readonly remoteAddress: string;
   /** The listener the charge point came in on. */
   readonly listener: 'ws' | 'wss';

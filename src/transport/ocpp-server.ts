@@ -370,9 +370,9 @@ export class OcppServer {
     }
     const decision = await this.#d.auth.authenticate({
       cpId,
-      // None agreed: the auth service is told the gateway's first choice (AuthRequest needs one); the
-      // connection is closed right after the handshake whatever it answers.
-      protocol: chosen.ok ? chosen.value.protocol : (preference[0] as Protocol),
+      // None agreed: the auth service is told so (null); the connection is closed right after the
+      // handshake whatever it answers.
+      protocol: chosen.ok ? chosen.value.protocol : null,
       remoteAddress,
       listener: listener.name,
       ...(basic?.ok ? { username: basic.value.username, password: basic.value.password } : {}),
