@@ -103,7 +103,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // Compiled once, before any listener opens: a bad json_schema_dir stops the start.
     let checks: MessageChecks;
     try {
-      checks = new MessageChecks(config);
+      checks = new MessageChecks(config, { log });
     } catch (err) {
       throw new StartupError((err as Error).message);
     }

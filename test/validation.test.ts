@@ -1,5 +1,6 @@
 // Schema validation of OCPP 1.6 payloads: the corpus, the keyword -> error code table, and the
-// equivalence of the bundled schemas with the official OCA files.
+// equivalence of the bundled schemas with the official OCA files on the corpus; one 2.1 case. (Every
+// version's whole set against the official files: test/schemas.test.ts.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -54,6 +55,17 @@ test('[SPEC §6] failures name the first failing path and the reason', () => {
   assert.ok(!tooLong.ok && 'failure' in tooLong && tooLong.failure.code === 'PropertyConstraintViolation');
   const badDate = validator.validate('StatusNotification', 'req', { connectorId: 1, errorCode: 'NoError', status: 'Available', timestamp: 'noon' });
   assert.ok(!badDate.ok && 'failure' in badDate && badDate.failure.keyword === 'format');
+});
+
+test('[SPEC §6] 2.1 BootNotificationRequest: a valid one passes, one without reason fails with OccurrenceConstraintViolation', () => {
+  const v21 = new SchemaValidator(PROTOCOLS['ocpp2.1'], bundledSchemas('ocpp2.1'));
+  const boot = { reason: 'PowerUp', chargingStation: { model: 'SingleSocketCharger', vendorName: 'VendorX' } };
+  assert.deepEqual(v21.validate('BootNotification', 'req', boot), { ok: true });
+  const { reason: _gone, ...withoutReason } = boot;
+  assert.deepEqual(v21.validate('BootNotification', 'req', withoutReason), {
+    ok: false,
+    failure: { code: 'OccurrenceConstraintViolation', keyword: 'required', path: '/reason', reason: 'required property "reason" is missing' },
+  });
 });
 
 test('[SPEC §6] an unknown action is reported as such', () => {

@@ -2,7 +2,7 @@
 // cpId, and log_only. Validators are compiled once, at startup, per protocol. [SPEC §6]
 import type { Config, Protocol } from '../config/schema.js';
 import { PROTOCOLS } from '../ocpp/protocols.js';
-import { bundledSchemas, directorySchemas, type SchemaKind } from './schema-source.js';
+import { bundledSchemas, directorySchemas, type SchemaKind, type SchemaMap } from './schema-source.js';
 import { SchemaValidator, type ValidationResult } from './validator.js';
 
 export type Direction = 'upstream' | 'dnstream';
@@ -13,6 +13,21 @@ export interface PayloadChecker {
   check(direction: Direction, action: string, kind: SchemaKind, payload: unknown): ValidationResult | undefined;
 }
 
+/**
+ * The schemas one version is checked against. json_schema_dir holds official OCPP 1.6 files, as in
+ * EMQX, and replaces the bundled 1.6 set only; 2.0.1 and 2.1 always use their bundled sets.
+ */
+export function configuredSchemas(config: Readonly<Config>, protocol: Protocol): SchemaMap {
+  return protocol === 'ocpp1.6' && config.json_schema_dir !== '' ? directorySchemas(config.json_schema_dir, config.json_schema_id_prefix) : bundledSchemas(protocol);
+}
+
+export interface MessageChecksOptions {
+  /** For `validation.schemas_loaded`, once per enabled version. */
+  readonly log?: { info(fields: Record<string, unknown>, event: string): void };
+  /** Where a version's schemas come from; tests replace it. Default: configuredSchemas. */
+  readonly schemas?: (protocol: Protocol) => SchemaMap;
+}
+
 export class MessageChecks {
   readonly #validators = new Map<Protocol, SchemaValidator>();
   readonly #directions: ReadonlySet<Direction>;
@@ -20,17 +35,25 @@ export class MessageChecks {
   readonly #exemptCpIds: ReadonlySet<string>;
   readonly #logOnly: boolean;
 
-  constructor(config: Readonly<Config>) {
+  /** Throws (one line, naming the version or json_schema_dir) when a version cannot be checked. */
+  constructor(config: Readonly<Config>, options: MessageChecksOptions = {}) {
     const mode = config.message_format_checking;
     this.#directions = new Set<Direction>(mode === 'all' ? ['upstream', 'dnstream'] : mode === 'disable' ? [] : [mode]);
     this.#exemptActions = new Set(config.validation.exempt_actions);
     this.#exemptCpIds = new Set(config.validation.exempt_cp_ids);
     this.#logOnly = config.validation.log_only;
     if (this.#directions.size === 0) return;
+    const load = options.schemas ?? ((protocol: Protocol) => configuredSchemas(config, protocol));
     for (const protocol of config.ocpp.protocols as Protocol[]) {
-      // json_schema_dir holds official OCPP 1.6 files, as in EMQX; other versions use the bundled set.
-      const schemas = protocol === 'ocpp1.6' && config.json_schema_dir !== '' ? directorySchemas(config.json_schema_dir, config.json_schema_id_prefix) : bundledSchemas(protocol);
-      this.#validators.set(protocol, new SchemaValidator(PROTOCOLS[protocol], schemas));
+      const schemas = load(protocol);
+      // Without schemas every CALL of that version would be answered NotImplemented: refuse to start.
+      if (schemas.size === 0) {
+        const source = protocol === 'ocpp1.6' && config.json_schema_dir !== '' ? `json_schema_dir ${config.json_schema_dir}` : PROTOCOLS[protocol].schemas.bundledFile;
+        throw new Error(`message_format_checking: no JSON schemas for ${protocol} (from ${source}); remove ${protocol} from ocpp.protocols or set message_format_checking: disable`);
+      }
+      const validator = new SchemaValidator(PROTOCOLS[protocol], schemas);
+      this.#validators.set(protocol, validator);
+      options.log?.info({ protocol, schemas: validator.size }, 'validation.schemas_loaded');
     }
   }
 
