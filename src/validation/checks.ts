@@ -18,7 +18,7 @@ export interface PayloadChecker {
  * EMQX, and replaces the bundled 1.6 set only; 2.0.1 and 2.1 always use their bundled sets.
  */
 export function configuredSchemas(config: Readonly<Config>, protocol: Protocol): SchemaMap {
-  return protocol === 'ocpp1.6' && config.json_schema_dir !== '' ? directorySchemas(config.json_schema_dir, config.json_schema_id_prefix) : bundledSchemas(protocol);
+  return fromSchemaDir(protocol, config) ? directorySchemas(config.json_schema_dir, config.json_schema_id_prefix) : bundledSchemas(protocol);
 }
 
 export interface MessageChecksOptions {
@@ -48,7 +48,7 @@ export class MessageChecks {
       const schemas = load(protocol);
       // Without schemas every CALL of that version would be answered NotImplemented: refuse to start.
       if (schemas.size === 0) {
-        const source = protocol === 'ocpp1.6' && config.json_schema_dir !== '' ? `json_schema_dir ${config.json_schema_dir}` : PROTOCOLS[protocol].schemas.bundledFile;
+        const source = fromSchemaDir(protocol, config) ? `json_schema_dir ${config.json_schema_dir}` : PROTOCOLS[protocol].schemas.bundledFile;
         throw new Error(`message_format_checking: no JSON schemas for ${protocol} (from ${source}); remove ${protocol} from ocpp.protocols or set message_format_checking: disable`);
       }
       const validator = new SchemaValidator(PROTOCOLS[protocol], schemas);
@@ -76,4 +76,9 @@ export class MessageChecks {
       check: (direction, action, kind, payload) => (directions.has(direction) && !exempt.has(action) ? validator.validate(action, kind, payload) : undefined),
     };
   }
+}
+
+/** json_schema_dir (official files in a folder, as in EMQX) replaces the set of the versions whose profile says so. */
+function fromSchemaDir(protocol: Protocol, config: Readonly<Config>): boolean {
+  return config.json_schema_dir !== '' && PROTOCOLS[protocol].schemas.fromJsonSchemaDir;
 }

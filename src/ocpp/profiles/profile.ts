@@ -39,6 +39,8 @@ export interface ProtocolRules {
 export interface SchemaSource {
   /** Module path of the bundled schema list (an array of JSON schemas with `$id`). */
   readonly bundledFile: string;
+  /** Whether `json_schema_dir` (a folder of official files, as in EMQX) replaces the bundled set. */
+  readonly fromJsonSchemaDir: boolean;
 }
 
 export interface ProtocolProfile {

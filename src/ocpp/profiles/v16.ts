@@ -22,7 +22,7 @@ export const OCPP16 = {
   codes: V16_CODES,
   // [OCPP-J 1.6 §4.2.3] table of valid error codes
   errorCodes: new Set(['NotImplemented', 'NotSupported', 'InternalError', 'ProtocolError', 'SecurityError', 'FormationViolation', 'PropertyConstraintViolation', 'OccurenceConstraintViolation', 'TypeConstraintViolation', 'GenericError']),
-  schemas: { bundledFile: 'ocpp-rpc/lib/schemas/ocpp1_6.json' },
+  schemas: { fromJsonSchemaDir: true, bundledFile: 'ocpp-rpc/lib/schemas/ocpp1_6.json' },
   rules: {
     // [OCPP-J 1.6 §4.1.3] a message with an unknown MessageTypeId is ignored
     unknownMessageType: 'ignore',

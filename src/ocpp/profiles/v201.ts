@@ -23,7 +23,7 @@ export const OCPP201 = {
   messageTypes: new Set([CALL, CALLRESULT, CALLERROR]),
   codes: V2_CODES,
   errorCodes: V2_ERROR_CODES,
-  schemas: { bundledFile: 'ocpp-rpc/lib/schemas/ocpp2_0_1.json' },
+  schemas: { fromJsonSchemaDir: false, bundledFile: 'ocpp-rpc/lib/schemas/ocpp2_0_1.json' },
   rules: {
     // [OCPP-J 2.0.1 §4.1.3] an unknown MessageTypeId is answered with MessageTypeNotSupported
     unknownMessageType: 'answer',

@@ -10,7 +10,7 @@ export const OCPP21 = {
   messageTypes: new Set([CALL, CALLRESULT, CALLERROR, CALLRESULTERROR, SEND]),
   codes: V2_CODES,
   errorCodes: V2_ERROR_CODES,
-  schemas: { bundledFile: 'ocpp-rpc/lib/schemas/ocpp2_1.json' },
+  schemas: { fromJsonSchemaDir: false, bundledFile: 'ocpp-rpc/lib/schemas/ocpp2_1.json' },
   rules: {
     // [OCPP-J 2.1 §4.4] an unknown MessageTypeId is ignored (2.0.1 answered it)
     unknownMessageType: 'ignore',
