@@ -2,7 +2,8 @@
 // messages from the service, timer expiries) with the current time and returns actions for the
 // connection to carry out. No sockets, no broker, no clock of its own. [SPEC §5]
 import { DEFAULT_MAX_JSON_DEPTH, encodeCall, encodeCallError, encodeCallResult, exceedsJsonDepth, type CallErrorFrame, type CallResultFrame, type DecodeFailure, type Frame } from '../ocpp/codec.js';
-import { CALL, MAX_MESSAGE_ID_LENGTH, type MessageTypeId, type ProtocolProfile } from '../ocpp/protocols.js';
+import { CALL, CALLRESULTERROR, MAX_MESSAGE_ID_LENGTH, SEND, type MessageTypeId, type ProtocolProfile } from '../ocpp/protocols.js';
+import { cutText } from '../ocpp/quote.js';
 import type { GatewayErrorReason, RejectedReason } from '../errors.js';
 import type { Direction, PayloadChecker } from '../validation/checks.js';
 import type { SchemaKind } from '../validation/schema-source.js';
@@ -89,7 +90,7 @@ interface InFlight extends DownstreamCall { attempts: number; readonly sentAt: n
 
 const KIND_OF_TYPE: Record<Frame['type'], MessageKind> = { 2: 'request', 3: 'response', 4: 'error', 5: 'resulterror', 6: 'send' };
 
-/** Ids of recently answered CP CALLs, so a 2.1 CALLRESULTERROR can name the action. */
+/** Ids of the last CALLRESULTs sent to the CP, so a 2.1 CALLRESULTERROR can name the action (one each). */
 const RECENT_ANSWERS = 16;
 
 export class Channel {
@@ -136,6 +137,8 @@ export class Channel {
         // nothing we sent is unanswerable, like a CALLRESULT for no pending CALL. [SPEC §6]
         const action = this.#recentAnswers.get(frame.messageId);
         if (action === undefined) return this.#unanswerable(frame, now, out);
+        // A CALLRESULT is refused once: a repeat refuses nothing we sent (not published again, counted).
+        this.#recentAnswers.delete(frame.messageId);
         out.push({ kind: 'publish', type: 'resulterror', action, messageId: frame.messageId, payloadText: errorPayload(frame.errorCode, frame.errorDescription, frame.errorDetailsText) });
         return;
       }
@@ -229,7 +232,12 @@ export class Channel {
       // [SPEC §6] the messageId when it can be read (also when it is too long), "-1" otherwise.
       out.push({ kind: 'send', type: 'error', action: 'unknown', text: this.#ownError(failure.messageId ?? '-1', answer, failure.detail, {}) });
     }
-    out.push({ kind: 'rejected', reason: 'malformed_frame', detail: answer === undefined ? `${failure.detail} (not answered)` : failure.detail, ...(failure.messageId !== undefined ? { messageId: failure.messageId } : {}) });
+    // [SPEC §8] the answer echoes a too-long messageId whole (the CP must match it); the reports quote
+    // its start, or one 200 KiB id would be logged and published again with every bad frame.
+    const id = failure.messageId;
+    const quoted = id === undefined ? undefined : cutText(id, MAX_MESSAGE_ID_LENGTH + 1);
+    const detail = (answer === undefined ? `${failure.detail} (not answered)` : failure.detail) + (id !== undefined && quoted !== id ? `; messageId of ${id.length} characters, quoted cut` : '');
+    out.push({ kind: 'rejected', reason: 'malformed_frame', detail, ...(quoted !== undefined ? { messageId: quoted } : {}) });
     this.#countBad(now, out);
   }
 
@@ -272,7 +280,7 @@ export class Channel {
     }
     if (this.#closed) return this.#gatewayError(out, msg, 'not_connected', 'the charge point is not connected');
     const spec = this.#o.spec;
-    if ((msg.type === 'send' && !spec.messageTypes.has(6)) || (msg.type === 'resulterror' && !spec.messageTypes.has(5))) {
+    if ((msg.type === 'send' && !spec.messageTypes.has(SEND)) || (msg.type === 'resulterror' && !spec.messageTypes.has(CALLRESULTERROR))) {
       return this.#gatewayError(out, msg, 'unsupported_type', `${msg.type} is not part of ${spec.name}`);
     }
     switch (msg.type) {
@@ -297,6 +305,7 @@ export class Channel {
         // The CALL stays pending: the service may still send a valid answer.
         if (problem !== undefined) return this.#gatewayError(out, { ...msg, action: pending.action }, 'invalid_payload', describeProblem(problem), problem.code, detailsOf(problem));
         this.#answered(msg.messageId, pending, now, out);
+        this.#rememberAnswer(msg.messageId, pending.action);
         out.push({ kind: 'send', type: 'response', action: pending.action, text: encodeCallResult(msg.messageId, msg.payloadText.trim()) });
         const interval = bootInterval(pending.action, payload);
         if (interval !== undefined) out.push({ kind: 'heartbeat_interval', seconds: interval });
@@ -304,7 +313,9 @@ export class Channel {
       }
       case 'error':
       case 'resulterror': {
-        const pending = this.#upstream.get(msg.messageId);
+        // A CALLERROR answers the CP's pending CALL; a CALLRESULTERROR refuses the CP's answer to one of
+        // the service's CALLs, which the CP's pending CALLs (same id or not) have nothing to do with.
+        const pending = msg.type === 'error' ? this.#upstream.get(msg.messageId) : undefined;
         if (msg.type === 'error' && pending === undefined) return this.#gatewayError(out, msg, 'unknown_message_id', 'no CALL from the charge point is awaiting an answer with this messageId');
         const parsed = this.#parseObject(msg.payloadText);
         const err = typeof parsed === 'string' ? `error ${parsed}` : errorFields(parsed, spec);
@@ -320,7 +331,11 @@ export class Channel {
     this.#upstream.delete(messageId);
     out.push({ kind: 'disarm', timer: `up:${messageId}` });
     out.push({ kind: 'round_trip', direction: 'upstream', action: pending.action, ms: now - pending.receivedAt });
-    this.#recentAnswers.set(messageId, pending.action);
+  }
+
+  /** A CALLRESULT sent to the CP, which a 2.1 CP may refuse with a CALLRESULTERROR. [OCPP-J 2.1 §4.2.4] */
+  #rememberAnswer(messageId: string, action: string): void {
+    this.#recentAnswers.set(messageId, action);
     if (this.#recentAnswers.size > RECENT_ANSWERS) this.#recentAnswers.delete(this.#recentAnswers.keys().next().value as string);
   }
 
@@ -404,7 +419,8 @@ export class Channel {
 
   /** A CALLERROR (or CALLRESULTERROR) the gateway itself sends, its description within the version's bound. */
   #ownError(messageId: string, errorCode: string, description: string, details: object, type: 4 | 5 = 4): string {
-    return encodeCallError(messageId, errorCode, clip(description, this.#o.spec.rules.maxErrorDescriptionLength), details, type);
+    const max = this.#o.spec.rules.maxErrorDescriptionLength;
+    return encodeCallError(messageId, errorCode, max === undefined ? description : cutText(description, max), details, type);
   }
 
   /** `cpPayloadText`: a CP payload to carry as errorDetails.gateway.payload, spliced in as sent. */
@@ -447,11 +463,6 @@ export class Channel {
     out.push({ kind: 'validation_failed', direction, action, messageId, forwarded, ...problem });
     return forwarded ? undefined : problem;
   }
-}
-
-/** Text cut to the version's bound on errorDescription (the gateway's own descriptions). */
-function clip(text: string, max: number | undefined): string {
-  return max === undefined || text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 function describeProblem(p: PayloadProblem): string {

@@ -3,6 +3,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsImport from 'ajv-formats';
 import type { ProtocolProfile } from '../ocpp/protocols.js';
+import { cutText } from '../ocpp/quote.js';
 import { codeForKeyword } from './error-codes.js';
 import { schemaKey, type SchemaKind, type SchemaMap } from './schema-source.js';
 
@@ -20,14 +21,26 @@ export interface ValidationFailure {
 
 export type ValidationResult = { ok: true } | { ok: false; failure: ValidationFailure } | { ok: false; unknownAction: true };
 
+/**
+ * Longest property name quoted from a payload. The schemas' own names are all far shorter; a name the
+ * charge point made up may be as long as the frame, and it appears in the CALLERROR (path and reason),
+ * errorDetails, the log line and event/rejected. [SPEC §8]
+ */
+const MAX_QUOTED_NAME = 64;
+
+/** A property name as one JSON-pointer token (RFC 6901: "~" -> "~0", "/" -> "~1"), cut to MAX_QUOTED_NAME. */
+function pointerToken(name: string): string {
+  return cutText(name, MAX_QUOTED_NAME).replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
 function describe(e: ErrorObject): { path: string; reason: string } {
   if (e.keyword === 'required') {
     const missing = (e.params as { missingProperty: string }).missingProperty;
-    return { path: `${e.instancePath}/${missing}`, reason: `required property "${missing}" is missing` };
+    return { path: `${e.instancePath}/${pointerToken(missing)}`, reason: `required property "${missing}" is missing` };
   }
   if (e.keyword === 'additionalProperties') {
     const extra = (e.params as { additionalProperty: string }).additionalProperty;
-    return { path: `${e.instancePath}/${extra}`, reason: `property "${extra}" is not allowed` };
+    return { path: `${e.instancePath}/${pointerToken(extra)}`, reason: `property ${JSON.stringify(cutText(extra, MAX_QUOTED_NAME))} is not allowed` };
   }
   if (e.keyword === 'enum') {
     return { path: e.instancePath, reason: `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}` };
