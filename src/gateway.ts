@@ -17,14 +17,15 @@ import { TopicLayout } from './bridge/topics.js';
 import { Emqx5Format, TopicFormat } from './bridge/message-format.js';
 import { configSecrets, createLogger, redactText, redactUrl, type Logger } from './obs/log.js';
 import { Metrics } from './obs/metrics.js';
-import { bundledSchemas } from './validation/schema-source.js';
+import { bundledSchemas, schemaKey, type SchemaMap } from './validation/schema-source.js';
 import type { Protocol } from './config/schema.js';
 import { systemClock, type Clock } from './session/clock.js';
 import { Registry } from './session/registry.js';
 import type { Connection } from './transport/connection.js';
 import { StartupError } from './transport/listen.js';
 import { isLoopbackHost } from './transport/web-guards.js';
-import { MessageChecks } from './validation/checks.js';
+import { configuredSchemas, MessageChecks } from './validation/checks.js';
+import { RecentDisconnects } from './session/cp-facts.js';
 import { OcppServer, type ListenerSpec } from './transport/ocpp-server.js';
 import { Admission } from './transport/admission.js';
 import { RefusalReports } from './transport/refusal-reports.js';
@@ -92,6 +93,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const log = options.log ?? createLogger(config.log.level, undefined, secrets);
   const clock = options.clock ?? systemClock;
   const registry = new Registry<Connection>();
+  const recentlyDisconnected = new RecentDisconnects();
   const cleanups: Array<() => Promise<void> | void> = [];
   const cleanup = async () => {
     for (const fn of cleanups.reverse()) await fn();
@@ -117,6 +119,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         actionLists.set(protocol, list);
       }
       return list;
+    };
+    // The request schemas the API derives the CALL form's templates from; read on first use.
+    const schemaMaps = new Map<Protocol, SchemaMap>();
+    const requestSchema = (protocol: Protocol, action: string): Record<string, unknown> | undefined => {
+      let map = schemaMaps.get(protocol);
+      if (map === undefined) schemaMaps.set(protocol, (map = configuredSchemas(config, protocol)));
+      return map.get(schemaKey(action, 'req'));
     };
 
     let broker: BrokerPort;
@@ -233,7 +242,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     for (const listener of listeners) {
       let server: OcppServer;
       try {
-        server = new OcppServer({ config, listener, clock, log, metrics, bridge, registry, auth, checks, admission, refusalReports, brokerReady: () => broker.isConnected() });
+        server = new OcppServer({ config, listener, clock, log, metrics, bridge, registry, recentlyDisconnected, auth, checks, admission, refusalReports, brokerReady: () => broker.isConnected() });
       } catch (err) {
         throw new StartupError((err as Error).message);
       }
@@ -268,7 +277,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     if (config.api.enabled) {
       const hostRefused = sampledWarn(log, clock, 'api.request_refused');
       const app = await buildApi({
-        registry, metrics, ready, actions: actionsOf, protocols: config.ocpp.protocols as Protocol[], apiKey: config.api.key, maxCallTimeoutMs: config.api.max_call_timeout,
+        registry, recentlyDisconnected, clock, metrics, ready, actions: actionsOf, requestSchema, protocols: config.ocpp.protocols as Protocol[], apiKey: config.api.key, maxCallTimeoutMs: config.api.max_call_timeout,
         bindHost: config.api.host, allowedHosts: config.api.allowed_hosts,
         onRefused: (reason, fields) => {
           metrics.requestRefused('api', reason);

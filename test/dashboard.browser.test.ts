@@ -39,7 +39,7 @@ test('[SPEC §9] dashboard: a CP appears, its page shows the live trace of a Tri
   assert.equal(await page.locator('#s-conn').textContent(), '1');
 
   await link.click();
-  await page.locator('#trace-state', { hasText: '(live)' }).waitFor();
+  await page.locator('#trace-state', { hasText: 'live' }).waitFor();
   await page.locator('#action option[value="TriggerMessage"]').waitFor({ state: 'attached' });
   await page.selectOption('#action', 'TriggerMessage');
 
@@ -59,9 +59,9 @@ test('[SPEC §9] dashboard: a CP appears, its page shows the live trace of a Tri
   assert.deepEqual(JSON.parse((await page.locator('#call-result').textContent()) ?? ''), { status: 'Accepted' });
   assert.deepEqual(triggered, [{ requestedMessage: 'Heartbeat' }]);
 
-  // The live trace shows the request out and the response in.
-  await page.locator('#trace .out', { hasText: '"TriggerMessage"' }).waitFor();
-  await page.locator('#trace .in', { hasText: '"Accepted"' }).waitFor();
+  // The live trace shows the request out and the response in, as one exchange.
+  const exchange = page.locator('#trace .entry.out', { has: page.locator('.action', { hasText: 'TriggerMessage' }) });
+  await exchange.locator('.answer.in', { hasText: '"Accepted"' }).waitFor();
 
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: `${ARTIFACTS}dashboard-cp.png`, fullPage: true });
@@ -71,11 +71,15 @@ test('[SPEC §9] dashboard: a CP appears, its page shows the live trace of a Tri
   assert.deepEqual(pageErrors, []);
 });
 
-test('[SPEC §8] dashboard: a cpId with a bidi override and a user name with terminal controls are shown escaped, as text', { timeout: 60_000, skip: available ? false : `${CHROMIUM} not installed (apt-get install chromium)` }, async (t) => {
+test('[SPEC §8] dashboard: a cpId with a bidi override, a user name with terminal controls and the facts a CP reports are shown escaped, as text', { timeout: 60_000, skip: available ? false : `${CHROMIUM} not installed (apt-get install chromium)` }, async (t) => {
   const { ocppUrl, apiUrl } = await startTestGateway(t, { 'auth.username_must_match': false });
   // The cpId door admits bidi controls (C0/C1 are refused there); a user name may hold any byte.
   const cpId = 'CP\u202eLIVE<img src=x onerror=alert(1)>';
-  await rawSocket(t, `${ocppUrl}/${encodeURIComponent(cpId)}`, ['ocpp1.6'], { headers: { authorization: basic('op\u001b[31m\u009b<i>', 'pw') } });
+  const raw = await rawSocket(t, `${ocppUrl}/${encodeURIComponent(cpId)}`, ['ocpp1.6'], { headers: { authorization: basic('op\u001b[31m\u009b<i>', 'pw') } });
+  // What it says about itself is client input too: a vendor with a bidi override and markup, a status
+  // the schema refuses (the facts keep what was said), and an over-long model cut at 64 characters.
+  raw.send(JSON.stringify([2, 'b1', 'BootNotification', { chargePointVendor: 'Evil\u202eCorp<b>', chargePointModel: 'M'.repeat(100) }]));
+  raw.send(JSON.stringify([2, 's1', 'StatusNotification', { connectorId: 1, status: '<img src=y>\u200b', errorCode: 'NoError' }]));
   const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
   defer(t, () => browser.close());
   const page = await browser.newPage();
@@ -86,6 +90,11 @@ test('[SPEC §8] dashboard: a cpId with a bidi override and a user name with ter
   await link.waitFor({ timeout: 10_000 });
   assert.equal(await link.textContent(), 'CP\\u202eLIVE<img src=x onerror=alert(1)>', 'escaped, and markup as text');
   assert.equal(await page.locator('#rows img').count(), 0, 'no element made from a cpId');
+  const row = page.locator('#rows tr').first();
+  await row.getByText('Evil\\u202eCorp<b>', { exact: false }).waitFor({ timeout: 10_000 });
+  assert.equal(await row.locator('td').nth(2).textContent(), `Evil\\u202eCorp<b> · ${'M'.repeat(64)}…`);
+  assert.equal(await row.locator('.badge').textContent(), '#1 <img src=y>\\u200b');
+  assert.equal(await page.locator('#rows b, #rows img').count(), 0, 'no element made from a fact');
   await link.click();
   await page.locator('#cp-title', { hasText: 'LIVE' }).waitFor({ timeout: 10_000 });
   assert.equal(await page.locator('#cp-title').textContent(), 'CP\\u202eLIVE<img src=x onerror=alert(1)>');

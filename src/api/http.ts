@@ -3,14 +3,21 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import type { Protocol } from '../config/schema.js';
 import { MAX_MESSAGE_ID_LENGTH } from '../ocpp/protocols.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { Registry } from '../session/registry.js';
 import type { Connection, TraceEvent } from '../transport/connection.js';
-import { DASHBOARD_HTML } from './dashboard.js';
+import { DASHBOARD_CSP, DASHBOARD_HTML } from './dashboard.js';
+import { callTemplate } from './call-templates.js';
+import { PROTOCOLS } from '../ocpp/protocols.js';
+import { NO_FACTS, type RecentDisconnects } from '../session/cp-facts.js';
 import { API_REFUSALS, type ApiRefusal } from '../errors.js';
 import { HostPolicy } from '../transport/web-guards.js';
+
+/** Where Swagger UI is served. */
+export const DOCS = '/docs';
 
 /** Bytes a live trace may have waiting for a listener that does not read before its stream is cut. */
 export const MAX_TRACE_BUFFER = 1024 * 1024;
@@ -22,6 +29,11 @@ export interface ApiDeps {
   readonly ready: () => { ready: boolean; checks: Record<string, boolean> };
   /** Actions with a schema, for the dashboard's CALL form. */
   readonly actions: (protocol: Protocol) => string[];
+  /** An action's request schema (the CALL form's template is derived from it). */
+  readonly requestSchema?: (protocol: Protocol, action: string) => Record<string, unknown> | undefined;
+  /** The charge points that disconnected recently (GET /api/v1/disconnected). */
+  readonly recentlyDisconnected?: RecentDisconnects;
+  readonly clock?: { now(): number };
   readonly protocols: readonly Protocol[];
   /** Empty: no key required (loopback only; enforced at start-up). */
   readonly apiKey: string;
@@ -37,6 +49,33 @@ export interface ApiDeps {
 
 const errorBody = { type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' } }, required: ['error', 'message'] } as const;
 const counters = { type: 'object', properties: { framesIn: { type: 'integer' }, framesOut: { type: 'integer' }, bytesIn: { type: 'integer' }, bytesOut: { type: 'integer' } } } as const;
+const nullableText = { type: ['string', 'null'] } as const;
+const facts = {
+  type: 'object',
+  description: 'What the charge point told about itself: its last BootNotification and the last StatusNotification of each connector (strings cut to 64 characters, at most 32 connectors)',
+  properties: {
+    vendor: nullableText,
+    model: nullableText,
+    firmwareVersion: nullableText,
+    serialNumber: nullableText,
+    bootReason: { ...nullableText, description: '2.x only' },
+    bootedAt: { type: ['string', 'null'], format: 'date-time' },
+    connectors: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          evseId: { type: ['integer', 'null'], description: '2.x only' },
+          connectorId: { type: 'integer' },
+          status: { type: 'string', description: '1.6 status or 2.x connectorStatus' },
+          errorCode: { ...nullableText, description: '1.6 only' },
+          info: { ...nullableText, description: '1.6 only' },
+          updatedAt: { type: 'string', format: 'date-time' },
+        },
+      },
+    },
+  },
+} as const;
 const client = {
   type: 'object',
   properties: {
@@ -50,6 +89,21 @@ const client = {
     inflight: { type: 'object', properties: { up: { type: 'integer' }, down: { type: 'integer' } } },
     queueLength: { type: 'integer' },
     counters,
+    facts,
+  },
+} as const;
+const disconnectedClient = {
+  type: 'object',
+  properties: {
+    cpId: { type: 'string' },
+    protocol: { type: 'string' },
+    remoteAddress: { type: 'string' },
+    username: { type: ['string', 'null'] },
+    connectedAt: { type: 'string', format: 'date-time' },
+    disconnectedAt: { type: 'string', format: 'date-time' },
+    reason: { type: 'string', description: 'close reason (errors.md)' },
+    code: { type: 'integer', description: 'WebSocket close code' },
+    facts,
   },
 } as const;
 const cpIdParams = { type: 'object', properties: { cpId: { type: 'string', maxLength: 1024 } }, required: ['cpId'] } as const;
@@ -78,6 +132,7 @@ export function describeClient(c: Connection) {
     inflight: { up: c.channel.pendingUpstream, down: c.channel.inFlightDownstream },
     queueLength: c.channel.queueLength,
     counters: { ...c.counters },
+    facts: c.facts?.view() ?? NO_FACTS,
   };
 }
 
@@ -143,9 +198,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   // [SPEC §8] beyond loopback the API needs a key: Authorization: Bearer <key> or X-API-Key (or
   // ?api_key= for EventSource, which cannot set headers).
+  // Swagger UI (/docs) describes the same routes as the open OpenAPI document; its "Try it out" sends the key.
   const open = new Set(['/', '/healthz', '/readyz', '/api/v1/openapi.json']);
+  const isOpen = (path: string) => open.has(path) || path === DOCS || path.startsWith(`${DOCS}/`);
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    if (deps.apiKey === '' || open.has(req.url.split('?')[0] ?? '')) return;
+    if (deps.apiKey === '' || isOpen(req.url.split('?')[0] ?? '')) return;
     const auth = req.headers.authorization;
     const bearer = auth?.toLowerCase().startsWith('bearer ') ? auth.slice(7).trim() : undefined;
     const header = req.headers['x-api-key'];
@@ -156,7 +213,16 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     }
   });
 
-  app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(DASHBOARD_HTML));
+  // The dashboard runs only its own inline script and style (by hash) and talks only to this origin.
+  app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache')
+    .header('content-security-policy', DASHBOARD_CSP).header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer').send(DASHBOARD_HTML));
+
+  // Swagger UI, served from the package's own files (no CDN).
+  await app.register(swaggerUi, {
+    routePrefix: DOCS,
+    uiConfig: { deepLinking: false, tryItOutEnabled: false, persistAuthorization: false },
+    staticCSP: "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+  });
 
   app.get('/healthz', { schema: { summary: 'Liveness', response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }));
 
@@ -296,13 +362,82 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   app.get<{ Querystring: { protocol?: Protocol } }>('/api/v1/actions', {
     schema: {
-      summary: 'Actions a CALL can name, per protocol (those with a schema)',
+      summary: 'Actions a CALL can name, per protocol (those with a schema); the CSMS-initiated ones with a template',
       querystring: { type: 'object', properties: { protocol: { type: 'string', enum: [...deps.protocols] }, api_key: { type: 'string' } } },
-      response: { 200: { type: 'object', properties: { protocol: { type: 'string' }, actions: { type: 'array', items: { type: 'string' } } } }, 400: errorBody, 401: errorBody },
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            protocol: { type: 'string' },
+            actions: { type: 'array', items: { type: 'string' }, description: 'every action with a request schema, both directions' },
+            csmsActions: { type: 'array', items: { type: 'string' }, description: "the actions of this version's CSMS → charge point messages (with a schema)" },
+            templates: {
+              type: 'object',
+              additionalProperties: { type: 'object', additionalProperties: true },
+              description: 'per CSMS action: its required fields filled with placeholders from the request schema (date-times are now)',
+            },
+          },
+        },
+        400: errorBody,
+        401: errorBody,
+      },
     },
   }, async (req) => {
     const protocol = req.query.protocol ?? (deps.protocols[0] as Protocol);
-    return { protocol, actions: deps.actions(protocol) };
+    const actions = deps.actions(protocol);
+    const csmsActions = actions.filter((a) => PROTOCOLS[protocol].csmsActions.has(a));
+    const now = new Date(deps.clock?.now() ?? Date.now());
+    const templates: Record<string, Record<string, unknown>> = {};
+    for (const action of csmsActions) {
+      const schema = deps.requestSchema?.(protocol, action);
+      templates[action] = schema === undefined ? {} : callTemplate(schema, now);
+    }
+    return { protocol, actions, csmsActions, templates };
+  });
+
+  interface DisconnectedQuery { page: number; limit: number; like?: string }
+  const recentLimits = deps.recentlyDisconnected?.limits;
+  app.get<{ Querystring: DisconnectedQuery }>('/api/v1/disconnected', {
+    schema: {
+      summary: `Charge points that disconnected recently and are not connected now, newest first (the last ${recentLimits?.maxEntries ?? 0}, at most ${Math.round((recentLimits?.maxAgeMs ?? 0) / 3_600_000)} h ago)`,
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          page: { type: 'integer', minimum: 1, default: 1 },
+          limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          like: { type: 'string', maxLength: 256, description: 'cpId substring' },
+          api_key: { type: 'string' },
+        },
+      },
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            data: { type: 'array', items: disconnectedClient },
+            meta: { type: 'object', properties: { page: { type: 'integer' }, limit: { type: 'integer' }, count: { type: 'integer' }, maxEntries: { type: 'integer' }, maxAgeSeconds: { type: 'integer' } } },
+          },
+        },
+        400: errorBody,
+        401: errorBody,
+      },
+    },
+  }, async (req) => {
+    const { page, limit, like } = req.query;
+    const all = deps.recentlyDisconnected?.list(deps.clock?.now() ?? Date.now()) ?? [];
+    // A charge point that came back is in /api/v1/clients instead.
+    const matches = all.filter((d) => deps.registry.get(d.cpId) === undefined && (like === undefined || d.cpId.includes(like)));
+    return {
+      data: matches.slice((page - 1) * limit, page * limit),
+      meta: { page, limit, count: matches.length, maxEntries: recentLimits?.maxEntries ?? 0, maxAgeSeconds: Math.round((recentLimits?.maxAgeMs ?? 0) / 1000) },
+    };
+  });
+
+  app.get<{ Params: { cpId: string } }>('/api/v1/disconnected/:cpId', {
+    schema: { summary: "One charge point's last disconnect (also when it has reconnected since)", params: cpIdParams, response: { 200: disconnectedClient, 401: errorBody, 404: errorBody } },
+  }, async (req, reply) => {
+    const d = deps.recentlyDisconnected?.get(req.params.cpId, deps.clock?.now() ?? Date.now());
+    return d ?? reply.code(404).send({ error: 'not_found', message: `no recent disconnect of charge point ${req.params.cpId}` });
   });
 
   app.get('/metrics', { schema: { summary: 'Prometheus metrics', hide: false } }, async (_req, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()));

@@ -10,6 +10,7 @@ import type { Clock } from '../session/clock.js';
 import type { Logger } from '../obs/log.js';
 import type { Metrics } from '../obs/metrics.js';
 import { CpBudgets, type CpBudgetLimits } from './cp-budgets.js';
+import { noteFacts, type CpFacts } from '../session/cp-facts.js';
 
 export interface ConnectionLimits extends CpBudgetLimits {
   readonly pingIntervalMs: number;
@@ -74,6 +75,8 @@ export class Connection {
   readonly connectedAt: number;
   lastSeenAt: number;
   heartbeatInterval: number | undefined;
+  /** What the CP told about itself (BootNotification, StatusNotification); made on the first such CALL. */
+  facts: CpFacts | undefined;
   readonly counters = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 };
   readonly channel: Channel;
 
@@ -230,6 +233,7 @@ export class Connection {
       return;
     }
     const decoded = decodeFrame(data.toString('utf8'), PROTOCOLS[this.protocol], this.#maxJsonDepth);
+    if (decoded.ok) this.facts = noteFacts(this.facts, decoded.frame, now);
     this.#run(this.channel.handle(decoded.ok ? { kind: 'cp_frame', frame: decoded.frame } : { kind: 'cp_bad_frame', failure: decoded.failure }, now));
   }
 

@@ -20,6 +20,7 @@ import type { Attachment, Bridge } from '../bridge/bridge.js';
 import { LinkRefused } from '../bridge/client-link.js';
 import type { Clock } from '../session/clock.js';
 import type { Registry } from '../session/registry.js';
+import type { RecentDisconnects } from '../session/cp-facts.js';
 import { configSecrets, redactText, type Logger } from '../obs/log.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { Admission } from './admission.js';
@@ -54,6 +55,8 @@ export interface OcppServerDeps {
   readonly metrics: Metrics;
   readonly bridge: Bridge;
   readonly registry: Registry<Connection>;
+  /** Where a charge point is remembered after it disconnects (the dashboard's list). */
+  readonly recentlyDisconnected?: RecentDisconnects;
   readonly auth: AuthProvider;
   readonly checks: MessageChecks;
   readonly admission: Admission;
@@ -512,6 +515,7 @@ export class OcppServer {
     metrics.disconnected(reason);
     const now = clock.now();
     log.info({ cpId: conn.cpId, reason, code }, 'cp.disconnected');
+    this.#d.recentlyDisconnected?.add(conn, reason, code, now);
     bridge.publishEvent(conn.cpId, 'disconnected', { cpId: conn.cpId, protocol: conn.protocol, reason, code, disconnectedAt: new Date(now).toISOString() }, conn.protocol, conn).catch(() => undefined);
     // The fence: only the current connection may mark the charge point offline, and not when another
     // instance serves it now.

@@ -55,4 +55,9 @@ export interface ProtocolProfile {
   readonly errorCodes: ReadonlySet<string>;
   readonly schemas: SchemaSource;
   readonly rules: ProtocolRules;
+  /**
+   * The actions the CSMS initiates (CSMS → charge point), from the specification's message lists;
+   * DataTransfer goes both ways and is listed. The dashboard's CALL form offers these.
+   */
+  readonly csmsActions: ReadonlySet<string>;
 }

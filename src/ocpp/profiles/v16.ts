@@ -29,4 +29,11 @@ export const OCPP16 = {
     invalidCallResult: 'report', // 1.6 has no way to refuse a CALLRESULT
     maxErrorDescriptionLength: undefined, // [OCPP-J 1.6 §4.2.3] no bound given
   },
+  // [OCPP 1.6 §4, §5] the Central System's operations, and the 1.6 Security Whitepaper's (CertificateSigned ... SignedUpdateFirmware)
+  csmsActions: new Set([
+    'CancelReservation', 'ChangeAvailability', 'ChangeConfiguration', 'ClearCache', 'ClearChargingProfile', 'DataTransfer', 'GetCompositeSchedule',
+    'GetConfiguration', 'GetDiagnostics', 'GetLocalListVersion', 'RemoteStartTransaction', 'RemoteStopTransaction', 'ReserveNow', 'Reset', 'SendLocalList',
+    'SetChargingProfile', 'TriggerMessage', 'UnlockConnector', 'UpdateFirmware',
+    'CertificateSigned', 'DeleteCertificate', 'ExtendedTriggerMessage', 'GetInstalledCertificateIds', 'GetLog', 'InstallCertificate', 'SignedUpdateFirmware',
+  ]),
 } as const satisfies ProtocolProfile;

@@ -30,4 +30,13 @@ export const OCPP201 = {
     invalidCallResult: 'report', // 2.0.1 has no way to refuse a CALLRESULT
     maxErrorDescriptionLength: 255, // [OCPP-J 2.0.1 §4.2.3] errorDescription string[0..255]
   },
+  // OCPP 2.0.1 Part 2 (Specification), the messages the CSMS sends
+  csmsActions: new Set([
+    'CancelReservation', 'CertificateSigned', 'ChangeAvailability', 'ClearCache', 'ClearChargingProfile', 'ClearDisplayMessage', 'ClearVariableMonitoring',
+    'CostUpdated', 'CustomerInformation', 'DataTransfer', 'DeleteCertificate', 'GetBaseReport', 'GetChargingProfiles', 'GetCompositeSchedule',
+    'GetDisplayMessages', 'GetInstalledCertificateIds', 'GetLocalListVersion', 'GetLog', 'GetMonitoringReport', 'GetReport', 'GetTransactionStatus',
+    'GetVariables', 'InstallCertificate', 'PublishFirmware', 'RequestStartTransaction', 'RequestStopTransaction', 'ReserveNow', 'Reset', 'SendLocalList',
+    'SetChargingProfile', 'SetDisplayMessage', 'SetMonitoringBase', 'SetMonitoringLevel', 'SetNetworkProfile', 'SetVariableMonitoring', 'SetVariables',
+    'TriggerMessage', 'UnlockConnector', 'UnpublishFirmware', 'UpdateFirmware',
+  ]),
 } as const satisfies ProtocolProfile;

@@ -1,7 +1,7 @@
 // OCPP 2.1 (Part 4, OCPP-J, Edition 1): adds CALLRESULTERROR and SEND.
 import { CALL, CALLERROR, CALLRESULT, CALLRESULTERROR, SEND } from '../message-types.js';
 import type { ProtocolProfile } from './profile.js';
-import { V2_CODES, V2_ERROR_CODES } from './v201.js';
+import { OCPP201, V2_CODES, V2_ERROR_CODES } from './v201.js';
 
 export const OCPP21 = {
   name: 'ocpp2.1',
@@ -18,4 +18,11 @@ export const OCPP21 = {
     invalidCallResult: 'callresulterror',
     maxErrorDescriptionLength: 255, // [OCPP-J 2.1 §4.2.3] errorDescription string[0..255]
   },
+  // OCPP 2.1 Part 2 (Specification), the messages the CSMS sends: those of 2.0.1 and the new ones
+  csmsActions: new Set([
+    ...OCPP201.csmsActions,
+    'AdjustPeriodicEventStream', 'AFRRSignal', 'ChangeTransactionTariff', 'ClearDERControl', 'ClearTariffs', 'GetDERControl', 'GetPeriodicEventStream',
+    'GetTariffs', 'NotifyAllowedEnergyTransfer', 'NotifyWebPaymentStarted', 'RequestBatterySwap', 'SetDefaultTariff', 'SetDERControl',
+    'UpdateDynamicSchedule', 'UsePriorityCharging',
+  ]),
 } as const satisfies ProtocolProfile;
