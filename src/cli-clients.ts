@@ -1,6 +1,7 @@
 // `ocpp-gateway clients list|show|kick|call`: the HTTP API from a terminal.
 import type { Command } from 'commander';
 import { escapeControls, jsonForTerminal } from './api/escape.js';
+import { PROTOCOL_NAMES } from './ocpp/protocols.js';
 import { redactUrl } from './obs/log.js';
 
 interface ApiOptions { apiUrl: string; apiKey?: string; json?: boolean }
@@ -41,7 +42,7 @@ export function addClientCommands(program: Command): void {
   common(clients.command('list'))
     .description('connected charge points')
     .option('--like <text>', 'cpId substring')
-    .option('--protocol <protocol>', 'ocpp1.6, ocpp2.0.1, ocpp2.1')
+    .option('--protocol <protocol>', PROTOCOL_NAMES.join(', '))
     .option('--page <n>', 'page', '1')
     .option('--limit <n>', 'per page (at most 1000)', '100')
     .action(async (o: ApiOptions & { like?: string; protocol?: string; page: string; limit: string }) => {

@@ -196,3 +196,12 @@ test('[SPEC §6] a null payload is the empty payload: read and carried as {} (CA
   const result = decodeFrame('[3,"r",null]', v16);
   assert.ok(result.ok && result.frame.type === 3 && result.frame.payloadText === '{}');
 });
+
+test('[SPEC §6] a CALLERROR with null errorDetails is read as {} (the CP\'s answer is not lost)', () => {
+  const r = decodeFrame('[4,"e","NotSupported","no",null]', v16);
+  assert.ok(r.ok && r.frame.type === 4);
+  if (r.ok && r.frame.type === 4) {
+    assert.deepEqual(r.frame.errorDetails, {});
+    assert.equal(r.frame.errorDetailsText, '{}');
+  }
+});

@@ -160,3 +160,15 @@ test('hostile OCPP 2.x peers: what the gateway quotes, refuses once, or never an
     assert.deepEqual(loop.failures, []);
   });
 });
+
+test('[SPEC §6] a CP CALLERROR with null errorDetails answers the service CALL (read as {}), not a bad frame', { timeout: 30_000 }, async (t) => {
+  const { ocppUrl, mqttUrl } = await startTestGateway(t);
+  const svc = await Service.connect(t, mqttUrl, ['ocpp/#']);
+  const raw = await rawSocket(t, `${ocppUrl}/NULLERR`, ['ocpp2.0.1']);
+  await svc.waitFor('ocpp/NULLERR/event/connected');
+  await svc.publish('ocpp/NULLERR/dn/request/Reset/r1', { type: 'Immediate' });
+  assert.deepEqual((await nextFrame(raw)).slice(0, 3), [2, 'r1', 'Reset']);
+  raw.send('[4,"r1","NotSupported","no reset here",null]');
+  const err = await svc.waitFor('ocpp/NULLERR/up/error/Reset/r1');
+  assert.deepEqual(err.json, { errorCode: 'NotSupported', errorDescription: 'no reset here', errorDetails: {} });
+});

@@ -327,10 +327,9 @@ export class Bridge {
       this.#log.debug({ cpId: dn.cpId, topic }, 'cluster.message_for_other_instance');
       return;
     }
-    // Subscribed but the connection is already gone (a race with its teardown).
-    if (message.type === 'request' || message.type === 'response' || message.type === 'error') {
-      this.#gatewayError(dn.cpId, message.action, message.messageId, 'not_connected', 'the charge point is not connected', 'GenericError');
-    }
+    // Subscribed but the connection is already gone (a race with its teardown). Every kind gets its
+    // error, 2.1 SEND and CALLRESULTERROR included: nothing is dropped silently. [SPEC §5]
+    this.#gatewayError(dn.cpId, message.action, message.messageId, 'not_connected', 'the charge point is not connected', 'GenericError');
   }
 
   #gatewayError(cpId: string, action: string, messageId: string, reason: GatewayErrorReason, description: string, errorCode: string, port: BrokerPort = this.#broker): void {

@@ -233,8 +233,10 @@ export function decodeFrame(text: string, spec: ProtocolProfile, maxDepth = DEFA
       const [, , errorCode, errorDescription, errorDetails] = value as unknown[];
       if (typeof errorCode !== 'string' || errorCode.length === 0) return fail('bad_error_fields', 'errorCode must be a non-empty string', type, messageId);
       if (typeof errorDescription !== 'string') return fail('bad_error_fields', 'errorDescription must be a string', type, messageId);
-      if (!isObject(errorDetails)) return fail('bad_error_fields', 'errorDetails must be a JSON object', type, messageId);
-      return { ok: true, frame: { type, messageId, errorCode, errorDescription, errorDetails, errorDetailsText: lastElementText(text, 5) } };
+      // null errorDetails is read as {}, like a null payload: the CALLERROR still reaches the service.
+      const details = objectOrNull(errorDetails);
+      if (details === undefined) return fail('bad_error_fields', 'errorDetails must be a JSON object (or null)', type, messageId);
+      return { ok: true, frame: { type, messageId, errorCode, errorDescription, errorDetails: details, errorDetailsText: details === EMPTY ? '{}' : lastElementText(text, 5) } };
     }
   }
 }

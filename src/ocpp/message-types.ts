@@ -6,7 +6,7 @@ export const CALLERROR = 4;
 export const CALLRESULTERROR = 5; // [OCPP-J 2.1 §4.2.4]
 export const SEND = 6; // [OCPP-J 2.1 §4.2.5]
 
-/** Longest messageId any version allows. [OCPP-J 1.6 §4.1.3] [OCPP-J 2.0.1 §4.1.4] */
+/** Longest messageId any version allows. [OCPP-J 1.6 §4.1.4] [OCPP-J 2.0.1 §4.1.4] */
 export const MAX_MESSAGE_ID_LENGTH = 36;
 
 /**
