@@ -2,6 +2,7 @@
 // ocpp-gateway check-config [--config FILE] ... validate a configuration, list every error
 // ocpp-gateway hash-password                    read a password on stdin, print a hash for auth.file
 // ocpp-gateway clients list|show|kick|call      the HTTP API from a terminal (cli-clients.ts)
+// ocpp-gateway simulate --cps N --protocol P   simulated charge points (simulator/)
 import './obs/quiet-debug.js'; // first: before aedes, mqtt-packet and MQTT.js load `debug`
 import { Command, Option } from 'commander';
 import { loadConfig, type ConfigResult } from './config/load.js';
@@ -9,6 +10,7 @@ import { hashPassword } from './auth/password-hash.js';
 import { startGateway } from './gateway.js';
 import { StartupError } from './transport/listen.js';
 import { addClientCommands } from './cli-clients.js';
+import { addSimulateCommand } from './simulator/command.js';
 import { redactUrl } from './obs/log.js';
 
 /** Flags that stand for config keys. [SPEC §2] */
@@ -108,6 +110,7 @@ export async function main(argv: string[]): Promise<void> {
     });
 
   addClientCommands(program);
+  addSimulateCommand(program);
 
   try {
     await program.parseAsync(argv);
