@@ -1,12 +1,11 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources through tsx when they are present (a checkout), else the build in dist/.
+// The installed command: always runs the build in dist/ (`npm run build`), never the TypeScript sources,
+// so production needs neither tsx nor a compiler. `npm run dev` runs the sources instead.
 import { existsSync } from 'node:fs';
 
-const source = new URL('../src/cli.ts', import.meta.url);
-if (existsSync(source)) {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import(source.href);
-} else {
-  await import(new URL('../dist/cli.js', import.meta.url).href);
+const cli = new URL('../dist/cli.js', import.meta.url);
+if (!existsSync(cli)) {
+  process.stderr.write('ocpp-gateway: dist/cli.js is missing: run `npm run build` first (`npm start` builds before it starts), or `npm run dev` to run the sources\n');
+  process.exit(1);
 }
+await import(cli.href);

@@ -1,5 +1,6 @@
-// The gateway as a child process, started exactly as `npm start` does, for tests of signals, exit
-// codes and crashes.
+// The gateway as a child process, for tests of signals, exit codes and crashes. It runs the sources as
+// `npm run dev` does (no build step, so the tests see the code as it is); the built package that
+// `npm start` and the installed `ocpp-gateway` run is tested in test/package.e2e.test.ts.
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -12,11 +13,11 @@ export const EPHEMERAL_FLAGS = ['--ocpp-host', '127.0.0.1', '--ocpp-port', '0', 
 
 export interface Started { child: ChildProcess; ports: { ocpp: number; mqtt: number; mqttWs: number; api: number }; exit: Promise<number | null>; stderr: () => string }
 
-/** `npm start` runs `node bin/ocpp-gateway.js`; spawn exactly that, so signals reach the gateway itself. */
+/** `npm run dev` runs `node --import tsx src/cli.ts`; spawn exactly that (not through npm), so signals reach the gateway itself. */
 export function startCommand(): string[] {
-  const script = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start'];
-  assert.equal(script, 'node bin/ocpp-gateway.js');
-  return ['bin/ocpp-gateway.js'];
+  const script = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['dev'];
+  assert.equal(script, 'node --import tsx src/cli.ts');
+  return ['--import', 'tsx', 'src/cli.ts'];
 }
 
 export function run(args: string[], env: Record<string, string> = {}): { child: ChildProcess; exit: Promise<number | null>; stderr: () => string } {
