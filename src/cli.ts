@@ -6,6 +6,7 @@
 import './obs/quiet-debug.js'; // first: before aedes, mqtt-packet and MQTT.js load `debug`
 import { Command, Option } from 'commander';
 import { loadConfig, type ConfigResult } from './config/load.js';
+import { configProblems } from './config/check.js';
 import { hashPassword } from './auth/password-hash.js';
 import { startGateway } from './gateway.js';
 import { StartupError } from './transport/listen.js';
@@ -33,22 +34,27 @@ function withConfigFlags(cmd: Command): Command {
 }
 
 function configFromFlags(opts: Record<string, unknown>): ConfigResult {
-  const overrides: Array<[string, unknown]> = [];
+  // Each override carries its flag, so that an error names it (--mqtt-url, --set mqtt.url). [SPEC §2]
+  const overrides: Array<[string, unknown, string]> = [];
   const errors: string[] = [];
-  for (const [, attribute, key] of FLAG_KEYS) if (opts[attribute] !== undefined) overrides.push([key, opts[attribute]]);
+  for (const [flag, attribute, key] of FLAG_KEYS) if (opts[attribute] !== undefined) overrides.push([key, opts[attribute], flag.split(' ')[0] as string]);
   for (const pair of (opts['set'] as string[] | undefined) ?? []) {
     const eq = pair.indexOf('=');
     if (eq <= 0) errors.push(`--set ${pair}: expected key.path=value`);
-    else overrides.push([pair.slice(0, eq), pair.slice(eq + 1)]);
+    else overrides.push([pair.slice(0, eq), pair.slice(eq + 1), `--set ${pair.slice(0, eq)}`]);
   }
-  if (errors.length > 0) return { ok: false, errors };
   // Embedded-broker flags with an external broker are ignored with a warning. [SPEC §2]
   const external = opts['mqttUrl'] !== undefined || (process.env['OCPP_GW_MQTT__URL'] ?? '') !== '';
   const ignored = external ? overrides.filter(([k]) => k.startsWith('mqtt.embedded.')) : [];
   const result = loadConfig({ file: opts['config'] as string | undefined, env: process.env, overrides: overrides.filter((o) => !ignored.includes(o)) });
   if (result.ok) for (const [k] of ignored) result.warnings.push(`${k} is ignored because an external broker is used (mqtt.url)`);
-  return result;
+  if (errors.length === 0) return result;
+  // A malformed --set is listed with everything else, not alone.
+  return result.ok
+    ? { ok: false, errors, fallback: { config: result.config, origins: result.origins } }
+    : { ...result, errors: [...errors, ...result.errors] };
 }
+
 
 /** Error lines to stderr and exit 1; URL passwords masked in case a line quotes mqtt.url or auth.http.url. [SPEC §8] */
 function fail(lines: string[]): never {
@@ -58,13 +64,14 @@ function fail(lines: string[]): never {
 
 async function run(opts: Record<string, unknown>): Promise<void> {
   const result = configFromFlags(opts);
-  if (!result.ok) fail(result.errors);
+  // The same list as check-config: a start with a bad configuration names every problem at once.
+  if (!result.ok) fail(await configProblems(result));
   for (const w of result.warnings) process.stderr.write(`ocpp-gateway: warning: ${w}\n`);
   let gateway;
   try {
-    gateway = await startGateway({ config: result.config });
+    gateway = await startGateway({ config: result.config, origins: result.origins });
   } catch (err) {
-    if (err instanceof StartupError) fail([err.message]);
+    if (err instanceof StartupError) fail(err.message.split('\n'));
     throw err;
   }
   const stop = (signal: string) => {
@@ -92,10 +99,12 @@ export async function main(argv: string[]): Promise<void> {
 
   withConfigFlags(program.command('check-config'))
     .description('validate the configuration (file, environment, flags); exit 0 if valid, 1 with every error')
-    .action((opts: Record<string, unknown>) => {
+    .action(async (opts: Record<string, unknown>) => {
+      // Everything the start would refuse, in one pass (config/check.ts, the start's own list).
       const result = configFromFlags(opts);
-      if (!result.ok) fail(result.errors);
-      for (const w of result.warnings) process.stderr.write(`ocpp-gateway: warning: ${w}\n`);
+      const problems = await configProblems(result);
+      if (problems.length > 0) fail(problems);
+      if (result.ok) for (const w of result.warnings) process.stderr.write(`ocpp-gateway: warning: ${w}\n`);
       process.stdout.write('configuration is valid\n');
     });
 

@@ -32,11 +32,15 @@ import { RefusalReports } from './transport/refusal-reports.js';
 import { readKeyFile } from './transport/tls.js';
 import { HttpAuthProvider } from './auth/http-provider.js';
 import { CheckGate } from './auth/check-gate.js';
+import type { ConfigOrigins } from './config/origins.js';
+import { startupProblems } from './config/startup-checks.js';
 
 export interface GatewayOptions {
   readonly config: Readonly<Config>;
   readonly log?: Logger;
   readonly clock?: Clock;
+  /** Where each value came from (loadConfig), so that a startup problem names the file, variable or flag. */
+  readonly origins?: ConfigOrigins;
 }
 
 export interface GatewayAddresses {
@@ -100,6 +104,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
 
   try {
+    // [SPEC §2] the checks of `check-config`, all problems at once, before anything opens.
+    const problems = await startupProblems(config);
+    if (problems.length > 0) throw new StartupError(problems.map((p) => options.origins?.annotate(p) ?? p).join('\n'));
     const topics = TopicLayout.create(config.mqtt.mountpoint, config.topics);
     if (typeof topics === 'string') throw new StartupError(topics);
     // Compiled once, before any listener opens: a bad json_schema_dir stops the start.
@@ -157,9 +164,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         url: config.mqtt.url, qos: config.mqtt.qos as 0 | 1 | 2, keepaliveMs: config.mqtt.keepalive,
         protocolVersion: config.mqtt.protocol_version === '5' ? 5 : 4, tls: mqttTls(config.mqtt.tls),
       };
+      // [SPEC §7] a broker that is down does not stop the start (unless mqtt.connect_timeout_exit says
+      // so): the gateway runs not ready, refusing charge points, and logs each reconnect attempt.
+      const attemptFailed = sampledWarn(log, clock, 'mqtt.connect_failed', 500);
+      const url = redactUrl(config.mqtt.url);
       broker = await ExternalBroker.start({
         ...endpoint, clientId: config.mqtt.client_id, username: config.mqtt.username, password: config.mqtt.password, connectTimeoutMs: 10_000,
         reconnectPeriodMs: config.mqtt.reconnect_period, reconnectMaxMs: config.mqtt.reconnect_max, reconnectJitter: config.mqtt.reconnect_jitter,
+        exitAfterMs: config.mqtt.connect_timeout_exit,
+        onAttemptFailed: (f) => attemptFailed({ url, attempt: f.attempt, error: f.error, retryInMs: f.retryInMs }),
       });
       broker.onConnectionChange((up) => log.warn({ connected: up }, up ? 'mqtt.connected' : 'mqtt.disconnected'));
     }
@@ -262,9 +275,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       // Several instances on one broker: a charge point that reconnects elsewhere is closed here.
       // (per_client: the broker's own client-id takeover does this.)
       const instanceId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-      await bridge.enableTakeover(instanceId, (cpId, connectedAt, by) => {
+      const enableTakeover = () => bridge.enableTakeover(instanceId, (cpId, connectedAt, by) => {
         for (const srv of servers) srv.takeOver(cpId, connectedAt, by);
       });
+      if (broker.isConnected()) await enableTakeover();
+      else {
+        // Started without the broker: subscribe when it connects (no charge point is admitted before).
+        let subscribed = false;
+        broker.onConnectionChange((up) => {
+          if (!up || subscribed) return;
+          subscribed = true;
+          enableTakeover().catch((err: unknown) => log.error({ err: String(err) }, 'mqtt.subscribe_failed'));
+        });
+      }
     }
 
     const ready = () => {
@@ -304,7 +327,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       ...(mqttAddress ? { mqtt: mqttAddress } : {}),
       ...(apiAddress ? { api: apiAddress } : {}),
     };
-    log.info({ ocpp: addresses.ocpp ?? null, ocppTls: addresses.ocppTls ?? null, mqtt: addresses.mqtt ?? { url: redactUrl(config.mqtt.url), clientMode: config.mqtt.client_mode }, api: addresses.api ?? null, auth: auth.name }, 'gateway.started');
+    log.info({ ocpp: addresses.ocpp ?? null, ocppTls: addresses.ocppTls ?? null, mqtt: addresses.mqtt ?? { url: redactUrl(config.mqtt.url), clientMode: config.mqtt.client_mode, connected: broker.isConnected() }, api: addresses.api ?? null, auth: auth.name }, 'gateway.started');
 
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> => {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { envToTree, loadConfig } from '../src/config/load.js';
 import { parseDuration, parseSize } from '../src/config/units.js';
+import { hostsOverlap } from '../src/config/startup-checks.js';
 
 test('durations and sizes', () => {
   assert.equal(parseDuration('500ms'), 500);
@@ -62,16 +63,69 @@ test('[SPEC §2] file < env < flags, env names with __ between levels', () => {
   assert.equal(r.config.upstream.awaiting_timeout, 7000);
 });
 
-test('[SPEC §2] every bad key is reported, one line each, naming the key', () => {
+test('[SPEC §2] every bad key is reported, one line each, naming the key; single-key errors and the rules between keys in one pass', () => {
   const r = loadConfig({ env: { OCPP_GW_OCPP__PROTOCOLS: 'ocpp1.6,ocpp9', OCPP_GW_NOPE: '1' }, overrides: [['mqtt.qos', '3'], ['auth.provider', 'file'], ['topics.status', 'x/status'], ['log.level', 'loud']] });
   assert.ok(!r.ok);
   if (r.ok) return;
-  const keys = r.errors.map((e) => e.split(':')[0]).sort();
-  assert.deepEqual(keys, ['log.level', 'mqtt.qos', 'nope'].sort());
+  assert.deepEqual(r.errors.map((e) => e.split(':')[0]).sort(), ['auth.file', 'log.level', 'mqtt.qos', 'nope', 'ocpp.protocols.1', 'topics.status']);
   const r2 = loadConfig({ env: { OCPP_GW_OCPP__PROTOCOLS: 'ocpp1.6,ocpp9' }, overrides: [['auth.provider', 'file'], ['topics.status', 'x/status'], ['ocpp.default_protocol', 'ocpp2.1']] });
   assert.ok(!r2.ok);
   if (r2.ok) return;
   assert.deepEqual(r2.errors.map((e) => e.split(':')[0]).sort(), ['auth.file', 'ocpp.default_protocol', 'ocpp.protocols.1', 'topics.status']);
+});
+
+test('[SPEC §2] each error names where its value came from: config file, environment variable, flag', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ocpp-gw-'));
+  const file = join(dir, 'c.yaml');
+  writeFileSync(file, 'ocpp:\n  port: 99999\n  unknown_thing: 1\nauth:\n  provider: file\n');
+  const r = loadConfig({
+    file,
+    env: { OCPP_GW_UPSTREAM__AWAITING_TIMEOUT: 'soon', OCPP_GW_NOPE__DEEP: 'x' },
+    overrides: [['mqtt.qos', '9', '--set mqtt.qos'], ['api.port', 'x', '--api-port'], ['log.level', 'loud']],
+  });
+  assert.ok(!r.ok);
+  if (r.ok) return;
+  const line = (key: string) => r.errors.find((e) => e.startsWith(`${key}:`)) ?? `(no error for ${key})`;
+  assert.match(line('ocpp.port'), new RegExp(`\\(from config file ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)$`));
+  assert.match(line('ocpp.unknown_thing'), /^ocpp\.unknown_thing: unknown key \(from config file /);
+  assert.match(line('upstream.awaiting_timeout'), /\(from environment variable OCPP_GW_UPSTREAM__AWAITING_TIMEOUT\)$/);
+  assert.match(line('nope'), /^nope: unknown key \(from environment variable OCPP_GW_NOPE__DEEP\)$/);
+  assert.match(line('mqtt.qos'), /\(from flag --set mqtt\.qos\)$/);
+  assert.match(line('api.port'), /\(from flag --api-port\)$/);
+  assert.match(line('log.level'), /\(from flag --set log\.level\)$/, 'an override without its flag is named as --set');
+  // A rule names its own key (at its default here) and the source of the other key it names.
+  assert.match(line('auth.file'), /^auth\.file: is required when auth\.provider is "file" \(auth\.provider from config file .*c\.yaml\)$/);
+  // Later sources replace earlier ones, and so does the source named.
+  const later = loadConfig({ file, env: { OCPP_GW_OCPP__PORT: 'x' }, overrides: [['auth.file', '/f']] });
+  assert.ok(!later.ok);
+  if (later.ok) return;
+  assert.match(later.errors.find((e) => e.startsWith('ocpp.port:')) ?? '', /\(from environment variable OCPP_GW_OCPP__PORT\)$/);
+});
+
+test('[SPEC §2] a rule about a key that already failed is left out; the failed keys are at their defaults in the fallback', () => {
+  const r = loadConfig({ overrides: [['auth.provider', 'http'], ['auth.http.url', 5], ['ocpp.port', 'x']] });
+  assert.ok(!r.ok);
+  if (r.ok) return;
+  assert.deepEqual(r.errors.map((e) => e.split(':')[0]), ['ocpp.port', 'auth.http.url'], r.errors.join('\n'));
+  assert.equal(r.fallback?.config.ocpp.port, 33033);
+  assert.equal(r.fallback?.config.auth.provider, 'http');
+  // An unknown section or a section that is not a mapping does not hide the other errors.
+  const s = loadConfig({ overrides: [['ocpp', 5], ['nope.deeper', 1], ['mqtt.qos', 7]] });
+  assert.ok(!s.ok);
+  if (s.ok) return;
+  assert.deepEqual(s.errors.map((e) => e.split(':')[0]).sort(), ['mqtt.qos', 'nope', 'ocpp']);
+  assert.ok(s.fallback !== undefined);
+});
+
+test('[SPEC §2] listeners clash on overlapping addresses only: the same, "::" with any, 0.0.0.0 with IPv4', () => {
+  assert.equal(hostsOverlap('127.0.0.1', '127.0.0.1'), true);
+  assert.equal(hostsOverlap('0.0.0.0', '127.0.0.1'), true);
+  assert.equal(hostsOverlap('::', '127.0.0.1'), true);
+  assert.equal(hostsOverlap('[::1]', '::1'), true);
+  assert.equal(hostsOverlap('::', 'localhost'), true);
+  assert.equal(hostsOverlap('0.0.0.0', '::1'), false);
+  assert.equal(hostsOverlap('127.0.0.1', '127.0.0.2'), false);
+  assert.equal(hostsOverlap('0.0.0.0', 'localhost'), false, 'a name is not resolved before the start');
 });
 
 test('config file errors are one line', () => {

@@ -1,9 +1,12 @@
 // Configuration sources, later wins: schema defaults < file (YAML/JSON) < environment (OCPP_GW_*) <
-// flags. The result is validated once and frozen; every problem is reported as one line naming the key.
+// flags. The result is validated once and frozen; every problem is reported as one line naming the key
+// and the source of its value. Single-key errors and the rules between keys come in one pass: after a
+// key fails, the rules run on a copy with the failed keys at their defaults. [SPEC §2]
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, type Config } from './schema.js';
+import { configSchema, configShape, type Config } from './schema.js';
+import { ConfigOrigins, keyOf, mentions } from './origins.js';
 
 export const ENV_PREFIX = 'OCPP_GW_';
 
@@ -12,13 +15,24 @@ export interface ConfigSources {
   file?: string | undefined;
   /** Usually process.env; only OCPP_GW_* variables are read. */
   env?: Readonly<Record<string, string | undefined>>;
-  /** Flat key paths ("mqtt.url") from CLI flags and --set, applied last. */
-  overrides?: ReadonlyArray<readonly [string, unknown]>;
+  /**
+   * Flat key paths ("mqtt.url") from CLI flags and --set, applied last; the third element is the flag
+   * as the user wrote it ("--mqtt-url"), for messages (default "--set <key>").
+   */
+  overrides?: ReadonlyArray<readonly [key: string, value: unknown, flag?: string]>;
 }
 
 export type ConfigResult =
-  | { ok: true; config: Readonly<Config>; warnings: string[] }
-  | { ok: false; errors: string[] };
+  | { ok: true; config: Readonly<Config>; warnings: string[]; origins: ConfigOrigins }
+  | {
+    ok: false;
+    errors: string[];
+    /**
+     * The configuration with every failed key at its default (absent when the file itself could not
+     * be read), so that later checks (startupProblems) can still run in the same pass.
+     */
+    fallback?: { config: Readonly<Config>; origins: ConfigOrigins };
+  };
 
 type Tree = Record<string, unknown>;
 
@@ -51,12 +65,13 @@ function deepMerge(base: Tree, over: Tree): Tree {
   return out;
 }
 
-export function envToTree(env: Readonly<Record<string, string | undefined>>): Tree {
+export function envToTree(env: Readonly<Record<string, string | undefined>>, origins?: ConfigOrigins): Tree {
   const tree: Tree = {};
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || value === undefined) continue;
     const path = name.slice(ENV_PREFIX.length).split('__').map((p) => p.toLowerCase()).join('.');
     setPath(tree, path, value);
+    origins?.set(path, { kind: 'env', variable: name });
   }
   return tree;
 }
@@ -90,26 +105,77 @@ export function formatIssue(issue: z.core.$ZodIssue): string[] {
 }
 
 export function loadConfig(sources: ConfigSources): ConfigResult {
+  const origins = new ConfigOrigins();
   let tree: Tree = {};
   if (sources.file !== undefined) {
     const fromFile = readConfigFile(sources.file);
     if (typeof fromFile === 'string') return { ok: false, errors: [fromFile] };
     tree = fromFile;
+    origins.setTree(tree, { kind: 'file', file: sources.file });
   }
-  if (sources.env) tree = deepMerge(tree, envToTree(sources.env));
+  if (sources.env) tree = deepMerge(tree, envToTree(sources.env, origins));
   const flags: Tree = {};
-  for (const [path, value] of sources.overrides ?? []) setPath(flags, path, value);
+  for (const [path, value, flag] of sources.overrides ?? []) {
+    setPath(flags, path, value);
+    origins.set(path, { kind: 'flag', flag: flag ?? `--set ${path}` });
+  }
   tree = deepMerge(tree, flags);
 
   const parsed = configSchema.safeParse(tree);
-  if (!parsed.success) return { ok: false, errors: parsed.error.issues.flatMap(formatIssue) };
-
-  const warnings: string[] = [];
-  const embeddedTouched = isTree(tree['mqtt']) && isTree((tree['mqtt'] as Tree)['embedded']);
-  if (parsed.data.mqtt.url !== '' && embeddedTouched) {
-    warnings.push('mqtt.embedded.* is ignored because mqtt.url selects an external broker');
+  if (parsed.success) {
+    const warnings: string[] = [];
+    const embeddedTouched = isTree(tree['mqtt']) && isTree((tree['mqtt'] as Tree)['embedded']);
+    if (parsed.data.mqtt.url !== '' && embeddedTouched) {
+      warnings.push('mqtt.embedded.* is ignored because mqtt.url selects an external broker');
+    }
+    return { ok: true, config: deepFreeze(parsed.data), warnings, origins };
   }
-  return { ok: true, config: deepFreeze(parsed.data), warnings };
+
+  // Single-key errors first; then the same input with those keys removed (their defaults apply), until
+  // every key parses, and the rules between keys on that. A rule that names a key already reported
+  // is left out: it would only repeat the first error.
+  const errors: string[] = [];
+  const failed: string[] = [];
+  let rest = structuredClone(tree);
+  let shaped: Config | undefined;
+  let stuck = false;
+  for (let round = 0; round < 8 && !stuck; round++) {
+    const attempt = configShape.safeParse(rest);
+    if (attempt.success) {
+      shaped = attempt.data;
+      break;
+    }
+    for (const issue of attempt.error.issues) {
+      const lines = formatIssue(issue);
+      errors.push(...lines.map((l) => origins.annotate(l)));
+      failed.push(...lines.map(keyOf).filter((k) => k !== undefined));
+      const paths = issue.code === 'unrecognized_keys' ? issue.keys.map((k) => [...issue.path, k]) : [issue.path];
+      for (const path of paths) if (!deletePath(rest, path.map(String))) stuck = true;
+    }
+  }
+  if (shaped === undefined) return { ok: false, errors };
+  const ruled = configSchema.safeParse(rest);
+  if (!ruled.success) {
+    for (const line of ruled.error.issues.flatMap(formatIssue)) {
+      if (!failed.some((k) => mentions(line, k))) errors.push(origins.annotate(line));
+    }
+  }
+  return { ok: false, errors, fallback: { config: deepFreeze(shaped), origins } };
+}
+
+/** Removes the value at `path` (or the nearest mapping entry above it); false when there is none. */
+function deletePath(tree: Tree, path: string[]): boolean {
+  let node = tree;
+  for (const [i, part] of path.entries()) {
+    if (!Object.hasOwn(node, part)) return false;
+    const next = node[part];
+    if (i === path.length - 1 || !isTree(next)) {
+      delete node[part];
+      return true;
+    }
+    node = next;
+  }
+  return false;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -65,7 +65,8 @@ export const SUPPORTED_PROTOCOLS = PROTOCOL_NAMES;
 const section = <T extends z.ZodRawShape>(shape: T, doc: string) => // {} is valid input: every field has its own default.
   z.strictObject(shape).prefault({} as never).describe(doc);
 
-export const configSchema = z
+/** Every key: its type, default and documentation. configSchema adds the rules between keys. */
+export const configShape = z
   .strictObject({
     ocpp: section(
       {
@@ -129,6 +130,7 @@ export const configSchema = z
         keepalive: duration('60s', 'MQTT keepalive towards an external broker.'),
         reconnect_period: duration('1s', 'First delay before reconnecting to an external broker; it doubles on each failed attempt up to reconnect_max.'),
         reconnect_max: duration('30s', 'Longest delay between reconnect attempts.'),
+        connect_timeout_exit: duration('0', 'External broker: 0 = the gateway starts without it and keeps reconnecting (reconnect_period, reconnect_max), /readyz answers 503 and charge points are refused (503) until it connects; more than 0 = wait this long for the first connection before opening any listener, then exit 1 (a refused CONNECT or a broker certificate that does not verify stops the start at once either way).'),
         reconnect_jitter: z.number().min(0).max(1).or(z.string().transform(Number).pipe(z.number().min(0).max(1))).prefault(0.3).meta({ description: 'Random share taken off each delay (0 to 1), so that many gateways do not reconnect in step.', 'x-type': 'number 0–1' }),
         protocol_version: oneOf(['3.1.1', '5'], '3.1.1', 'MQTT version towards an external broker. With 5, every publish about a charge point carries user properties cpId, action and protocol.'),
         client_mode: oneOf(['shared', 'per_client'], 'shared', 'shared: one broker connection carries every charge point and the gateway authenticates them. per_client (external broker only): one broker connection per charge point, client id = cpId, its Basic credentials passed to the broker, whose CONNACK decides the upgrade (refused -> HTTP 401); a will message marks it offline if the gateway dies.'),
@@ -256,56 +258,66 @@ export const configSchema = z
       'Leniency for real chargers.',
     ),
     shutdown_timeout: duration('10s', 'Longest a graceful shutdown (SIGTERM/SIGINT) may take before the process exits anyway.'),
-  })
-  .superRefine((cfg, ctx) => {
-    for (const [i, p] of cfg.ocpp.protocols.entries()) {
-      if (!isProtocol(p)) {
-        ctx.addIssue({ code: 'custom', path: ['ocpp', 'protocols', i], message: `unknown protocol "${p}" (known: ${SUPPORTED_PROTOCOLS.join(', ')})` });
-      }
-    }
-    if (cfg.ocpp.protocols.length === 0) ctx.addIssue({ code: 'custom', path: ['ocpp', 'protocols'], message: 'at least one protocol is required' });
-    if (cfg.ocpp.default_protocol !== '' && !cfg.ocpp.protocols.includes(cfg.ocpp.default_protocol)) {
-      ctx.addIssue({ code: 'custom', path: ['ocpp', 'default_protocol'], message: `must be one of ocpp.protocols (${cfg.ocpp.protocols.join(', ')})` });
-    }
-    if (!cfg.ocpp.path.startsWith('/')) ctx.addIssue({ code: 'custom', path: ['ocpp', 'path'], message: 'must start with "/"' });
-    if (cfg.json_schema_dir !== '' && cfg.message_format_checking === 'disable') {
-      ctx.addIssue({ code: 'custom', path: ['json_schema_dir'], message: 'is set but message_format_checking is disable' });
-    }
-    if (cfg.api.enabled && cfg.api.key === '' && !isLoopbackHost(cfg.api.host)) {
-      ctx.addIssue({ code: 'custom', path: ['api', 'key'], message: `is required when api.host (${cfg.api.host}) is not a loopback address` });
-    }
-    if (cfg.auth.provider === 'http' && cfg.auth.http.url === '') {
-      ctx.addIssue({ code: 'custom', path: ['auth', 'http', 'url'], message: 'is required when auth.provider is "http"' });
-    }
-    const tls = cfg.ocpp.tls;
-    if (tls.cert_file !== '' && tls.key_file === '') ctx.addIssue({ code: 'custom', path: ['ocpp', 'tls', 'key_file'], message: 'is required with ocpp.tls.cert_file' });
-    if (tls.cert_file !== '' && tls.security_profile === 3 && tls.ca_file === '') {
-      ctx.addIssue({ code: 'custom', path: ['ocpp', 'tls', 'ca_file'], message: 'is required for security_profile 3 (it verifies client certificates)' });
-    }
-    if (!cfg.ocpp.enabled && tls.cert_file === '') ctx.addIssue({ code: 'custom', path: ['ocpp', 'enabled'], message: 'is false and no wss:// listener is configured (ocpp.tls.cert_file): no charge point could connect' });
-    if (cfg.auth.provider === 'file' && cfg.auth.file === '') {
-      ctx.addIssue({ code: 'custom', path: ['auth', 'file'], message: 'is required when auth.provider is "file"' });
-    }
-    if (cfg.mqtt.client_mode === 'per_client' && cfg.mqtt.url === '') {
-      ctx.addIssue({ code: 'custom', path: ['mqtt', 'client_mode'], message: 'per_client needs an external broker (set mqtt.url)' });
-    }
-    if ((cfg.mqtt.embedded.username === '') !== (cfg.mqtt.embedded.password === '')) {
-      ctx.addIssue({ code: 'custom', path: ['mqtt', 'embedded', cfg.mqtt.embedded.username === '' ? 'username' : 'password'], message: 'is required with mqtt.embedded.' + (cfg.mqtt.embedded.username === '' ? 'password' : 'username') });
-    }
-    const embedded = cfg.mqtt.embedded;
-    if (cfg.mqtt.url === '' && embedded.username === '' && !embedded.allow_anonymous && !isLoopbackHost(embedded.host)) {
-      // [SPEC §2] as Mosquitto 2: no anonymous listener beyond loopback unless said so explicitly.
-      ctx.addIssue({ code: 'custom', path: ['mqtt', 'embedded', 'username'], message: `is required (with mqtt.embedded.password) when mqtt.embedded.host (${embedded.host}) is not a loopback address; or set mqtt.embedded.allow_anonymous: true to let any MQTT client in` });
-    }
-    if (cfg.auth.provider === 'broker' && cfg.mqtt.client_mode !== 'per_client') {
-      ctx.addIssue({ code: 'custom', path: ['auth', 'provider'], message: 'broker requires mqtt.client_mode per_client (only then does the broker see the charge point\'s credentials)' });
-    }
-    for (const key of ['up', 'dn', 'event', 'status'] as const) {
-      if (!cfg.topics[key].includes('${cpId}') && !cfg.topics[key].includes('${clientid}')) {
-        ctx.addIssue({ code: 'custom', path: ['topics', key], message: 'must contain ${cpId}' });
-      }
-    }
   });
+
+/**
+ * Rules between keys. Run by configSchema once every key parses, and by loadConfig on a copy with the
+ * bad keys at their defaults, so that they are reported in the same pass as single-key errors.
+ */
+export function crossKeyRules(cfg: z.output<typeof configShape>, ctx: z.core.$RefinementCtx<z.output<typeof configShape>>): void {
+  for (const [i, p] of cfg.ocpp.protocols.entries()) {
+    if (!isProtocol(p)) {
+      ctx.addIssue({ code: 'custom', path: ['ocpp', 'protocols', i], message: `unknown protocol "${p}" (known: ${SUPPORTED_PROTOCOLS.join(', ')})` });
+    }
+  }
+  if (cfg.ocpp.protocols.length === 0) ctx.addIssue({ code: 'custom', path: ['ocpp', 'protocols'], message: 'at least one protocol is required' });
+  if (cfg.ocpp.default_protocol !== '' && !cfg.ocpp.protocols.includes(cfg.ocpp.default_protocol)) {
+    ctx.addIssue({ code: 'custom', path: ['ocpp', 'default_protocol'], message: `must be one of ocpp.protocols (${cfg.ocpp.protocols.join(', ')})` });
+  }
+  if (!cfg.ocpp.path.startsWith('/')) ctx.addIssue({ code: 'custom', path: ['ocpp', 'path'], message: 'must start with "/"' });
+  if (cfg.json_schema_dir !== '' && cfg.message_format_checking === 'disable') {
+    ctx.addIssue({ code: 'custom', path: ['json_schema_dir'], message: 'is set but message_format_checking is disable' });
+  }
+  if (cfg.api.enabled && cfg.api.key === '' && !isLoopbackHost(cfg.api.host)) {
+    ctx.addIssue({ code: 'custom', path: ['api', 'key'], message: `is required when api.host (${cfg.api.host}) is not a loopback address` });
+  }
+  if (cfg.auth.provider === 'http' && cfg.auth.http.url === '') {
+    ctx.addIssue({ code: 'custom', path: ['auth', 'http', 'url'], message: 'is required when auth.provider is "http"' });
+  }
+  const tls = cfg.ocpp.tls;
+  if (tls.cert_file !== '' && tls.key_file === '') ctx.addIssue({ code: 'custom', path: ['ocpp', 'tls', 'key_file'], message: 'is required with ocpp.tls.cert_file' });
+  if (tls.cert_file !== '' && tls.security_profile === 3 && tls.ca_file === '') {
+    ctx.addIssue({ code: 'custom', path: ['ocpp', 'tls', 'ca_file'], message: 'is required for security_profile 3 (it verifies client certificates)' });
+  }
+  if (cfg.ocpp.enabled && cfg.ocpp.security_profile === 3 && tls.ca_file === '') {
+    ctx.addIssue({ code: 'custom', path: ['ocpp', 'tls', 'ca_file'], message: 'is required for ocpp.security_profile 3 (it verifies the client certificates the proxy forwards)' });
+  }
+  if (!cfg.ocpp.enabled && tls.cert_file === '') ctx.addIssue({ code: 'custom', path: ['ocpp', 'enabled'], message: 'is false and no wss:// listener is configured (ocpp.tls.cert_file): no charge point could connect' });
+  if (cfg.auth.provider === 'file' && cfg.auth.file === '') {
+    ctx.addIssue({ code: 'custom', path: ['auth', 'file'], message: 'is required when auth.provider is "file"' });
+  }
+  if (cfg.mqtt.client_mode === 'per_client' && cfg.mqtt.url === '') {
+    ctx.addIssue({ code: 'custom', path: ['mqtt', 'client_mode'], message: 'per_client needs an external broker (set mqtt.url)' });
+  }
+  if ((cfg.mqtt.embedded.username === '') !== (cfg.mqtt.embedded.password === '')) {
+    ctx.addIssue({ code: 'custom', path: ['mqtt', 'embedded', cfg.mqtt.embedded.username === '' ? 'username' : 'password'], message: 'is required with mqtt.embedded.' + (cfg.mqtt.embedded.username === '' ? 'password' : 'username') });
+  }
+  const embedded = cfg.mqtt.embedded;
+  if (cfg.mqtt.url === '' && embedded.username === '' && !embedded.allow_anonymous && !isLoopbackHost(embedded.host)) {
+    // [SPEC §2] as Mosquitto 2: no anonymous listener beyond loopback unless said so explicitly.
+    ctx.addIssue({ code: 'custom', path: ['mqtt', 'embedded', 'username'], message: `is required (with mqtt.embedded.password) when mqtt.embedded.host (${embedded.host}) is not a loopback address; or set mqtt.embedded.allow_anonymous: true to let any MQTT client in` });
+  }
+  if (cfg.auth.provider === 'broker' && cfg.mqtt.client_mode !== 'per_client') {
+    ctx.addIssue({ code: 'custom', path: ['auth', 'provider'], message: 'broker requires mqtt.client_mode per_client (only then does the broker see the charge point\'s credentials)' });
+  }
+  for (const key of ['up', 'dn', 'event', 'status'] as const) {
+    if (!cfg.topics[key].includes('${cpId}') && !cfg.topics[key].includes('${clientid}')) {
+      ctx.addIssue({ code: 'custom', path: ['topics', key], message: 'must contain ${cpId}' });
+    }
+  }
+}
+
+export const configSchema = configShape.superRefine(crossKeyRules);
 
 export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
