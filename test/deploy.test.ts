@@ -2,10 +2,10 @@
 // container recipe (checked without a container engine: every COPY source exists and passes
 // .dockerignore, the stages hand over what they build, the health check script works against a real
 // gateway), and the example production configuration (passes check-config).
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,13 @@ const T = { timeout: 60_000 };
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 
 interface Ran { code: number | null; stdout: string; stderr: string }
+
+/** A temporary folder, removed when the test ends. */
+function scratch(t: TestContext, name: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `ocpp-gw-${name}-`));
+  defer(t, () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 /** Runs a program to its end, killed after `ms` (and the wait itself bounded). */
 async function exec(cmd: string, args: string[], options: { env?: Record<string, string>; ms?: number } = {}): Promise<Ran> {
@@ -104,7 +111,7 @@ const analyze = which('systemd-analyze');
 test('[SPEC §2] systemd unit passes `systemd-analyze verify` and `security` with a low exposure', { ...T, skip: analyze ? false : 'systemd-analyze is not installed here: the unit was not verified by systemd' }, async (t) => {
   // verify also checks that ExecStart's program exists: point it at this checkout's bin (executable)
   // instead of /opt/ocpp-gateway/bin/ocpp-gateway, which only an installation creates.
-  const dir = mkdtempSync(join(tmpdir(), 'ocpp-gw-unit-'));
+  const dir = scratch(t, 'unit');
   const unit = join(dir, 'ocpp-gateway.service');
   writeFileSync(unit, read(UNIT).replace('ExecStart=/opt/ocpp-gateway/bin/ocpp-gateway ', `ExecStart=${join(ROOT, 'bin/ocpp-gateway.js')} `));
   const verify = await exec(analyze as string, ['verify', unit]);
@@ -122,8 +129,8 @@ test('[SPEC §2] systemd unit passes `systemd-analyze verify` and `security` wit
 });
 
 const sysusers = which('systemd-sysusers');
-test('[SPEC §2] the sysusers.d file creates the unit\'s user, without a login shell', { ...T, skip: sysusers ? false : 'systemd-sysusers is not installed here: the sysusers.d file was not applied' }, async () => {
-  const root = mkdtempSync(join(tmpdir(), 'ocpp-gw-sysusers-'));
+test('[SPEC §2] the sysusers.d file creates the unit\'s user, without a login shell', { ...T, skip: sysusers ? false : 'systemd-sysusers is not installed here: the sysusers.d file was not applied' }, async (t) => {
+  const root = scratch(t, 'sysusers');
   mkdirSync(join(root, 'etc'));
   const r = await exec(sysusers as string, [`--root=${root}`, join(ROOT, 'deploy/systemd/ocpp-gateway.sysusers')]);
   assert.equal(r.code, 0, r.stderr);
@@ -251,7 +258,7 @@ test('[SPEC §9] the container health check exits 0 on a ready gateway, 1 on 503
 
 // ---- production configuration --------------------------------------------------------------------
 
-test('[SPEC §2] deploy/config.production.yaml passes check-config with its placeholder files made, the example env supplying the secrets', T, async () => {
+test('[SPEC §2] deploy/config.production.yaml passes check-config with its placeholder files made, the example env supplying the secrets', T, async (t) => {
   const env: Record<string, string> = {};
   for (const line of read('deploy/systemd/ocpp-gateway.env.example').split('\n')) {
     const m = /^(OCPP_GW_[A-Z0-9_]+)=(.*)$/.exec(line);
@@ -272,9 +279,10 @@ test('[SPEC §2] deploy/config.production.yaml passes check-config with its plac
   for (const line of missing) assert.ok(placeholders.some((p) => line.includes(`cannot read ${p}`)), line);
 
   // With those files made, in a copy whose /etc/ocpp-gateway/ is a temporary folder, it is valid.
-  const etc = mkdtempSync(join(tmpdir(), 'ocpp-gw-etc-'));
+  const etc = scratch(t, 'etc');
   mkdirSync(join(etc, 'tls'));
   const pki = new TestPki();
+  defer(t, () => rmSync(pki.dir, { recursive: true, force: true }));
   const ca = pki.ca('broker-ca');
   const server = pki.server('server', pki.ca('cp-ca'), 'ec');
   copyFileSync(ca.cert, join(etc, 'tls/broker-ca.pem'));
