@@ -1,5 +1,6 @@
 // Which messages are checked: message_format_checking (direction), exemptions per action and per
-// cpId, and log_only. Validators are compiled once, at startup, per protocol. [SPEC §6]
+// cpId, and log_only. Validators are compiled once, at startup, per protocol (the bundled sets once per
+// process). [SPEC §6]
 import type { Config, Protocol } from '../config/schema.js';
 import { PROTOCOLS } from '../ocpp/protocols.js';
 import { bundledSchemas, directorySchemas, type SchemaKind, type SchemaMap } from './schema-source.js';
@@ -28,6 +29,9 @@ export interface MessageChecksOptions {
   readonly schemas?: (protocol: Protocol) => SchemaMap;
 }
 
+/** Validators of the bundled schema sets, compiled once per process. */
+const BUNDLED_VALIDATORS = new Map<Protocol, SchemaValidator>();
+
 export class MessageChecks {
   readonly #validators = new Map<Protocol, SchemaValidator>();
   readonly #directions: ReadonlySet<Direction>;
@@ -45,6 +49,14 @@ export class MessageChecks {
     if (this.#directions.size === 0) return;
     const load = options.schemas ?? ((protocol: Protocol) => configuredSchemas(config, protocol));
     for (const protocol of config.ocpp.protocols as Protocol[]) {
+      // The bundled sets never change in a process: their compiled validators are shared by every
+      // gateway it starts (compiling the three versions costs seconds of CPU).
+      const shared = options.schemas === undefined && !fromSchemaDir(protocol, config) ? BUNDLED_VALIDATORS.get(protocol) : undefined;
+      if (shared !== undefined) {
+        this.#validators.set(protocol, shared);
+        options.log?.info({ protocol, schemas: shared.size }, 'validation.schemas_loaded');
+        continue;
+      }
       const schemas = load(protocol);
       // Without schemas every CALL of that version would be answered NotImplemented: refuse to start.
       if (schemas.size === 0) {
@@ -52,6 +64,7 @@ export class MessageChecks {
         throw new Error(`message_format_checking: no JSON schemas for ${protocol} (from ${source}); remove ${protocol} from ocpp.protocols or set message_format_checking: disable`);
       }
       const validator = new SchemaValidator(PROTOCOLS[protocol], schemas);
+      if (options.schemas === undefined && !fromSchemaDir(protocol, config)) BUNDLED_VALIDATORS.set(protocol, validator);
       this.#validators.set(protocol, validator);
       options.log?.info({ protocol, schemas: validator.size }, 'validation.schemas_loaded');
     }
