@@ -12,7 +12,8 @@ import { startGateway } from './gateway.js';
 import { StartupError } from './transport/listen.js';
 import { addClientCommands } from './cli-clients.js';
 import { addSimulateCommand } from './simulator/command.js';
-import { redactUrl } from './obs/log.js';
+import { loggerFor, redactUrl, type Logger } from './obs/log.js';
+import { VERSION } from './obs/version.js';
 
 /** Flags that stand for config keys. [SPEC §2] */
 const FLAG_KEYS: ReadonlyArray<readonly [flag: string, attribute: string, key: string, help: string]> = [
@@ -24,6 +25,7 @@ const FLAG_KEYS: ReadonlyArray<readonly [flag: string, attribute: string, key: s
   ['--api-host <host>', 'apiHost', 'api.host', 'HTTP API address (api.host)'],
   ['--api-port <port>', 'apiPort', 'api.port', 'HTTP API port (api.port)'],
   ['--log-level <level>', 'logLevel', 'log.level', 'fatal|error|warn|info|debug|trace|silent (log.level)'],
+  ['--log-format <format>', 'logFormat', 'log.format', 'json|pretty|auto: auto = pretty on a terminal, else JSON lines (log.format)'],
 ];
 
 function withConfigFlags(cmd: Command): Command {
@@ -55,34 +57,57 @@ function configFromFlags(opts: Record<string, unknown>): ConfigResult {
     : { ...result, errors: [...errors, ...result.errors] };
 }
 
-
-/** Error lines to stderr and exit 1; URL passwords masked in case a line quotes mqtt.url or auth.http.url. [SPEC §8] */
+/**
+ * A start that cannot happen (bad configuration, a port in use, a broker that refuses us): one plain
+ * line per error on stderr and exit 1 [SPEC §2]; everything after the logger exists is a log line on
+ * stdout. URL passwords masked in case a line quotes mqtt.url or auth.http.url. [SPEC §8]
+ */
 function fail(lines: string[]): never {
   for (const line of lines) process.stderr.write(`ocpp-gateway: ${redactUrl(line)}\n`);
   process.exit(1);
+}
+
+/**
+ * What Node itself would write to stderr as plain text becomes a log line: process warnings (its own
+ * printer is removed) and a crash outside every connection's guard, after which the process exits 1
+ * as Node would (pino's exit hook flushes the line first).
+ */
+function logProcessOutput(log: Logger): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (w: Error & { code?: string }) => log.warn({ name: w.name, code: w.code, err: w.message }, 'process.warning'));
+  process.on('uncaughtException', (err: unknown) => {
+    const e = err instanceof Error ? err : new Error(String(err));
+    log.fatal({ err: e.message, stack: e.stack }, 'process.crashed');
+    process.exit(1);
+  });
 }
 
 async function run(opts: Record<string, unknown>): Promise<void> {
   const result = configFromFlags(opts);
   // The same list as check-config: a start with a bad configuration names every problem at once.
   if (!result.ok) fail(await configProblems(result));
-  for (const w of result.warnings) process.stderr.write(`ocpp-gateway: warning: ${w}\n`);
+  const log = loggerFor(result.config);
+  logProcessOutput(log);
+  for (const w of result.warnings) log.warn({ detail: w }, 'config.warning');
   let gateway;
   try {
-    gateway = await startGateway({ config: result.config, origins: result.origins });
+    gateway = await startGateway({ config: result.config, log, origins: result.origins });
   } catch (err) {
     if (err instanceof StartupError) fail(err.message.split('\n'));
     throw err;
   }
   const stop = (signal: string) => {
-    process.stderr.write(`ocpp-gateway: ${signal}, shutting down\n`);
+    log.info({ signal }, 'gateway.signal');
     const force = setTimeout(() => process.exit(0), result.config.shutdown_timeout + 1000);
     force.unref();
     gateway.close().then(() => process.exit(0), () => process.exit(1));
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', () => void gateway.reload());
+  process.on('SIGHUP', () => {
+    log.info({ signal: 'SIGHUP' }, 'gateway.signal');
+    void gateway.reload();
+  });
 }
 
 async function readStdin(): Promise<Buffer> {
@@ -94,6 +119,7 @@ async function readStdin(): Promise<Buffer> {
 export async function main(argv: string[]): Promise<void> {
   const program = withConfigFlags(new Command('ocpp-gateway'))
     .description('OCPP-J gateway: charge points over WebSocket, bridged to MQTT')
+    .version(VERSION, '-V, --version', 'print the version and exit')
     .enablePositionalOptions()
     .action((opts: Record<string, unknown>) => run(opts));
 

@@ -15,7 +15,7 @@ import { ExternalBroker } from './bridge/external-broker.js';
 import type { BrokerEndpoint } from './bridge/client-link.js';
 import { TopicLayout } from './bridge/topics.js';
 import { Emqx5Format, TopicFormat } from './bridge/message-format.js';
-import { configSecrets, createLogger, redactText, redactUrl, type Logger } from './obs/log.js';
+import { configSecrets, loggerFor, redactText, redactUrl, type Logger } from './obs/log.js';
 import { Metrics } from './obs/metrics.js';
 import { bundledSchemas, schemaKey, type SchemaMap } from './validation/schema-source.js';
 import type { Protocol } from './config/schema.js';
@@ -94,7 +94,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { config } = options;
   // [SPEC §8] secrets never in a log line or a startup error.
   const secrets = configSecrets(config);
-  const log = options.log ?? createLogger(config.log.level, undefined, secrets);
+  const log = options.log ?? loggerFor(config);
   const clock = options.clock ?? systemClock;
   const registry = new Registry<Connection>();
   const recentlyDisconnected = new RecentDisconnects();
@@ -294,6 +294,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const checks = { ocpp_listener: listening, broker: broker.isConnected() };
       return { ready: checks.ocpp_listener && checks.broker, checks };
     };
+    metrics.watchReadiness(() => ready().ready);
 
     let api: FastifyInstance | undefined;
     let apiAddress: GatewayAddresses['api'];

@@ -236,7 +236,11 @@ export const configShape = z
     ),
     log: section(
       {
-        level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info', 'Log level (JSON lines on stdout).'),
+        level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info', 'Log level.'),
+        format: oneOf(['json', 'pretty', 'auto'], 'auto', 'Lines on stdout: json = one JSON object per line (for log collectors); pretty = one human-readable line per event, coloured on a terminal (NO_COLOR and FORCE_COLOR are honoured); auto = pretty when stdout is a terminal, else json.'),
+        frames: list([], 'Charge points whose every frame in and out is logged (cp.frame, at info, with cpId, direction and the frame text): cpIds, or "*" for all. Frames are client input: control and invisible characters are escaped and each frame is cut at frame_max_chars.'),
+        frame_max_chars: int(4096, 64, 1_048_576, 'Characters of a frame written to a cp.frame line; a longer frame is cut (truncated: true, chars: its length).'),
+        frame_max_lines: int(600, 0, 1_000_000, 'cp.frame lines per charge point within cp_lines_window; the rest are dropped, counted (log_lines_suppressed_total{event="cp.frame"}) and summarised in one log.suppressed line. 0 = unlimited.'),
         max_cp_lines: int(20, 0, 1_000_000, 'Log lines per charge point and event id (msg) within cp_lines_window; the rest are dropped, counted (log_lines_suppressed_total) and summarised in one log.suppressed line when the window ends. 0 = unlimited.'),
         cp_lines_window: duration('1m', 'Window over which log.max_cp_lines is counted.'),
       },

@@ -1,6 +1,7 @@
 // Every counter the gateway keeps, as Prometheus metrics (prom-client, a registry of our own). The
 // HTTP API's /api/v1/stats reads the same numbers. Names: ocpp_gateway_*. [SPEC §9]
-import { Counter, Gauge, Histogram, Registry, type LabelValues } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type LabelValues, type Metric } from 'prom-client';
+import { VERSION } from './version.js';
 
 export interface MetricSources {
   connections(): number;
@@ -34,6 +35,23 @@ function report(counter: Counter<string>, t: Tally): void {
   if (t.count === t.reported) return;
   counter.inc(t.labels, t.count - t.reported);
   t.reported = t.count;
+}
+
+/**
+ * Process and runtime metrics (CPU, memory, file descriptors, event-loop lag, GC, heap) and the build
+ * info: one set per process, shared by every gateway it runs (tests run hundreds), because prom-client's
+ * default collectors each keep an event-loop monitor and a GC observer that are never released.
+ */
+let processMetrics: Registry | undefined;
+
+function processRegistry(): Registry {
+  if (processMetrics !== undefined) return processMetrics;
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'ocpp_gateway_' });
+  new Gauge({ name: 'ocpp_gateway_build_info', help: 'Always 1; the labels say which gateway version runs on which Node.js version.', labelNames: ['version', 'node'], registers: [registry] })
+    .set({ version: VERSION, node: process.versions.node }, 1);
+  processMetrics = registry;
+  return registry;
 }
 
 /** Distinct action label values kept; more (a CP inventing actions) are counted as "other". */
@@ -77,9 +95,11 @@ export class Metrics {
   readonly #roundTripChildren = new Map<string, { observe(v: number): void }>();
   #publishOk: { inc(n?: number): void } | undefined;
   #authChecks: AuthCheckSource = NO_AUTH_CHECKS;
+  #ready: () => boolean = () => false;
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
+    for (const m of processRegistry().getMetricsAsArray()) this.registry.registerMetric(m as unknown as Metric);
     const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) => new Counter<L>({ name: `ocpp_gateway_${name}`, help, labelNames, registers });
     this.#connects = counter('connects_total', 'Charge point connections accepted.');
     this.#disconnects = counter('disconnects_total', 'Charge point connections ended, by reason.', ['reason']);
@@ -132,6 +152,8 @@ export class Metrics {
       },
     });
     new Gauge({ name: 'ocpp_gateway_broker_connected', help: '1 while the MQTT broker is reachable.', registers, collect() { this.set(sources.brokerConnected() ? 1 : 0); } });
+    const ready = () => this.#ready();
+    new Gauge({ name: 'ocpp_gateway_ready', help: '1 while GET /readyz answers 200 (OCPP listener up and broker connected), else 0.', registers, collect() { this.set(ready() ? 1 : 0); } });
     const authChecks = () => this.#authChecks;
     new Gauge({
       name: 'ocpp_gateway_auth_checks', help: 'Credential checks (password hashes, auth service requests) now: in_flight and queued (auth.max_checks_in_flight, auth.http.max_in_flight, auth.max_checks_queued).', labelNames: ['state'], registers,
@@ -151,6 +173,9 @@ export class Metrics {
     new Gauge({ name: 'ocpp_gateway_auth_throttled_addresses', help: 'Addresses (IPv6: /64 prefixes) refused with auth_throttled now, after auth.failure_limit failed checks.', registers, collect() { this.set(authChecks().blockedSources()); } });
     new Gauge({ name: 'ocpp_gateway_broker_links', help: 'mqtt.client_mode per_client: broker connections of charge points open now (0 in shared mode).', registers, collect() { this.set(sources.brokerLinks()); } });
   }
+
+  /** Where ocpp_gateway_ready reads from (the gateway's readiness, as /readyz). */
+  watchReadiness(ready: () => boolean): void { this.#ready = ready; }
 
   /** Where the auth check gauges and the dropped counter read from (the gateway's CheckGate). */
   watchAuthChecks(source: AuthCheckSource): void { this.#authChecks = source; }

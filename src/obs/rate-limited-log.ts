@@ -30,14 +30,17 @@ export class CpLog {
     this.#o = options;
   }
 
-  /** Writes the line if this charge point's budget for `msg` allows it. `fields` carry the cpId. */
-  line(level: CpLogLevel, fields: object, msg: string): void {
+  /**
+   * Writes the line if this charge point's budget for `msg` allows it. `fields` carry the cpId; a
+   * function is called only for a line that is written (fields costly to build, a frame's text).
+   */
+  line(level: CpLogLevel, fields: object | (() => object), msg: string): void {
     if (!this.#log.isLevelEnabled(level)) return;
     let budget = this.#budgets.get(msg);
     if (budget === undefined) this.#budgets.set(msg, (budget = new WindowBudget(this.#o.maxLines, this.#o.windowMs)));
     const now = this.#o.clock.now();
     if (budget.take(msg, now)) {
-      this.#log[level](fields, msg);
+      this.#log[level](typeof fields === 'function' ? fields() : fields, msg);
       return;
     }
     this.#o.onDropped(msg);

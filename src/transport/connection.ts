@@ -9,6 +9,7 @@ import { Channel, type ChannelAction, type ChannelOptions, type MessageKind, typ
 import type { Clock } from '../session/clock.js';
 import type { Logger } from '../obs/log.js';
 import type { Metrics } from '../obs/metrics.js';
+import type { FrameLog, FrameLogPolicy } from '../obs/frame-log.js';
 import { CpBudgets, type CpBudgetLimits } from './cp-budgets.js';
 import { noteFacts, type CpFacts } from '../session/cp-facts.js';
 
@@ -26,6 +27,8 @@ export interface ConnectionHost {
   readonly clock: Clock;
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** log.frames: which charge points have their frames logged (absent: none). */
+  readonly frameLog?: FrameLogPolicy | undefined;
   publishUp(conn: Connection, type: MessageKind, action: string, messageId: string, payloadText: string, gatewayReason?: GatewayErrorReason): Promise<void>;
   /** event/rejected; `extra` adds fields to its body. Counted in this connection's in-flight publishes. */
   publishRejected(conn: Connection, reason: RejectedReason, detail: string, messageId?: string, action?: string, extra?: Record<string, unknown>): Promise<void>;
@@ -99,6 +102,8 @@ export class Connection {
   #traceListeners: Set<(e: TraceEvent) => void> | undefined;
   #apiCalls: Map<string, (outcome: ApiCallOutcome) => void> | undefined;
   #closedListeners: Set<() => void> | undefined;
+  /** Present only for a charge point named in log.frames. */
+  readonly #frameLog: FrameLog | undefined;
 
   constructor(ws: WebSocket, info: ConnectionInfo, channelOptions: Omit<ChannelOptions, 'spec'>, limits: ConnectionLimits, host: ConnectionHost) {
     this.cpId = info.cpId;
@@ -122,6 +127,9 @@ export class Connection {
       guard: (entry, work) => this.#guard(entry, work),
       publishRejected: (reason, detail, messageId, action, extra) => host.publishRejected(this, reason, detail, messageId, action, extra),
     }, ws, limits);
+    this.#frameLog = host.frameLog?.open(this.cpId, host.log, {
+      now: () => host.clock.now(), setTimeout: (fn, ms) => this.#setTimer(fn, ms), clearTimeout: (h) => host.clock.clearTimeout(h),
+    }, (msg) => host.metrics.logSuppressed(msg));
 
     // [SPEC §8] every way into this connection goes through #guard.
     ws.on('message', (data, isBinary) => this.#guard('frame', () => this.#onMessage(data as Buffer, isBinary)));
@@ -226,6 +234,7 @@ export class Connection {
     this.counters.bytesIn += data.length;
     this.#inBytes = data.length;
     if (this.#traceListeners !== undefined && this.#traceListeners.size > 0) this.#trace('in', isBinary ? `<binary ${data.length} bytes>` : data.toString('utf8'));
+    this.#frameLog?.in(data, isBinary);
     if (isBinary) {
       this.#host.metrics.frame('in', 'binary', 'unknown', data.length);
       // [OCPP-J 1.6 §3] text frames only
@@ -272,6 +281,7 @@ export class Connection {
     this.counters.bytesOut += bytes;
     this.#host.metrics.frame('out', type, action, bytes);
     if (this.#traceListeners !== undefined && this.#traceListeners.size > 0) this.#trace('out', text);
+    this.#frameLog?.out(text);
     this.#ws.send(text);
   }
 
@@ -376,6 +386,7 @@ export class Connection {
     this.#timers.clear();
     try {
       this.#budgets.flush();
+      this.#frameLog?.flush();
       this.#run(this.channel.handle({ kind: 'disconnected' }, this.#host.clock.now()));
     } finally {
       // Even when the above threw (crash isolation reports it), the gateway lets go of this connection.

@@ -22,6 +22,7 @@ import type { Clock } from '../session/clock.js';
 import type { Registry } from '../session/registry.js';
 import type { RecentDisconnects } from '../session/cp-facts.js';
 import { configSecrets, redactText, type Logger } from '../obs/log.js';
+import { FrameLogPolicy } from '../obs/frame-log.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { Admission } from './admission.js';
 import { Connection, type ConnectionHost, type ConnectionLimits } from './connection.js';
@@ -170,6 +171,7 @@ export class OcppServer {
       clock: deps.clock,
       log: deps.log,
       metrics: deps.metrics,
+      frameLog: FrameLogPolicy.from(deps.config.log),
       publishUp: (conn, type, action, messageId, payloadText, reason) => deps.bridge.publishUp(conn, type, action, messageId, payloadText, reason),
       publishRejected: (conn, reason, detail, messageId, action, extra) => deps.bridge.publishRejected(conn, reason, detail, messageId, action, extra),
       onTeardown: (conn, reason, code) => this.#onTeardown(conn, reason, code),
