@@ -6,9 +6,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chargePoint, Service, within } from './support/harness.js';
-import { EPHEMERAL_FLAGS, run, startProcess } from './support/process.js';
+import { EPHEMERAL_FLAGS, run, START_MS, startProcess } from './support/process.js';
 
-const T = { timeout: 30_000 };
+// A guard against hangs, not a timing assertion: several gateway and CLI processes start per test.
+const T = { timeout: 120_000 };
 
 
 test('[SPEC §2] npm start: embedded broker, a CP boots through MQTT, SIGTERM closes CPs with 1001 and exits 0', T, async (t) => {
@@ -33,7 +34,7 @@ test('[SPEC §2] npm start: embedded broker, a CP boots through MQTT, SIGTERM cl
   assert.deepEqual(await within(closed, 'the CP to be closed'), { code: 1001, reason: 'shutdown' });
   const offline = await svc.waitFor((m) => m.topic === 'ocpp/CP1/status' && (m.json as { online: boolean }).online === false);
   assert.ok(offline);
-  assert.equal(await within(gw.exit, 'the gw process to exit'), 0);
+  assert.equal(await within(gw.exit, 'the gw process to exit', START_MS), 0);
 });
 
 test('[SPEC §2] a port in use is a one-line error naming the port and the flag', T, async (t) => {
@@ -42,13 +43,13 @@ test('[SPEC §2] a port in use is a one-line error naming the port and the flag'
   t.after(() => blocker.close());
   const port = (blocker.address() as { port: number }).port;
   const r = run([...EPHEMERAL_FLAGS, '--mqtt-port', String(port)]);
-  assert.equal(await within(r.exit, 'the r process to exit'), 1);
+  assert.equal(await within(r.exit, 'the r process to exit', START_MS), 1);
   const lines = r.stderr().trim().split('\n');
   assert.equal(lines.length, 1);
   assert.match(lines[0] ?? '', new RegExp(`port ${port} .*in use.*--mqtt-port.*--mqtt-url mqtt://127\\.0\\.0\\.1:${port}`));
 
   const r2 = run([...EPHEMERAL_FLAGS, '--ocpp-port', String(port)]);
-  assert.equal(await within(r2.exit, 'the r2 process to exit'), 1);
+  assert.equal(await within(r2.exit, 'the r2 process to exit', START_MS), 1);
   assert.match(r2.stderr(), new RegExp(`port ${port} .*in use.*--ocpp-port`));
 });
 
@@ -57,22 +58,22 @@ test('[SPEC §2] check-config lists every error with its key and exits 1; a vali
   const bad = join(dir, 'bad.yaml');
   writeFileSync(bad, 'ocpp:\n  port: 99999\n  unknown_thing: 1\nupstream:\n  awaiting_timeout: soon\n');
   const r = run(['check-config', '--config', bad]);
-  assert.equal(await within(r.exit, 'the r process to exit'), 1);
+  assert.equal(await within(r.exit, 'the r process to exit', START_MS), 1);
   const errs = r.stderr().trim().split('\n');
   assert.deepEqual(errs.map((l) => l.split(':')[1]?.trim()), ['ocpp.port', 'ocpp.unknown_thing', 'upstream.awaiting_timeout']);
 
   const good = join(dir, 'good.json');
   writeFileSync(good, JSON.stringify({ ocpp: { port: 1234 }, upstream: { awaiting_timeout: '10s' } }));
   const ok = run(['check-config', '--config', good]);
-  assert.equal(await within(ok.exit, 'the ok process to exit'), 0);
+  assert.equal(await within(ok.exit, 'the ok process to exit', START_MS), 0);
 
   // env overrides the file's valid value with an invalid one -> the error names the key
   const envWins = run(['check-config', '--config', good], { OCPP_GW_OCPP__PORT: 'x' });
-  assert.equal(await within(envWins.exit, 'the envWins process to exit'), 1);
+  assert.equal(await within(envWins.exit, 'the envWins process to exit', START_MS), 1);
   assert.match(envWins.stderr(), /ocpp\.port/);
   // and a flag overrides the environment again
   const flagWins = run(['check-config', '--config', good, '--ocpp-port', '2000'], { OCPP_GW_OCPP__PORT: 'x' });
-  assert.equal(await within(flagWins.exit, 'the flagWins process to exit'), 0);
+  assert.equal(await within(flagWins.exit, 'the flagWins process to exit', START_MS), 0);
 });
 
 test('[SPEC §9] ocpp-gateway clients list|show|call|kick talk to the HTTP API', T, async (t) => {
@@ -84,7 +85,7 @@ test('[SPEC §9] ocpp-gateway clients list|show|call|kick talk to the HTTP API',
     const r = run(['clients', ...args, '--api-url', apiUrl], { OCPP_GW_API__KEY: 'k1' });
     let out = '';
     r.child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    const code = await within(r.exit, 'the r process to exit');
+    const code = await within(r.exit, 'the r process to exit', START_MS);
     return { code, out, err: r.stderr() };
   };
   const list = await cli('list');
@@ -106,7 +107,7 @@ test('[SPEC §9] ocpp-gateway clients list|show|call|kick talk to the HTTP API',
   assert.equal(kick.code, 0);
   assert.match(kick.out, /kicked CP-CLI/);
   const noKey = run(['clients', 'list', '--api-url', apiUrl], { OCPP_GW_API__KEY: '' });
-  assert.equal(await within(noKey.exit, 'the noKey process to exit'), 1);
+  assert.equal(await within(noKey.exit, 'the noKey process to exit', START_MS), 1);
   assert.match(noKey.stderr(), /HTTP 401 unauthorized/);
 });
 
@@ -121,7 +122,7 @@ test('[SPEC §8] clients list/show print control and bidi characters of client s
     const r = run(['clients', ...args, '--api-url', apiUrl]);
     let out = '';
     r.child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    const code = await within(r.exit, 'the r process to exit');
+    const code = await within(r.exit, 'the r process to exit', START_MS);
     return { code, out, err: r.stderr() };
   };
   const raw = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/;

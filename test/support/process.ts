@@ -20,8 +20,19 @@ export function startCommand(): string[] {
   return ['--import', 'tsx', 'src/cli.ts'];
 }
 
+/** Every child still running when the test file's process ends is killed: a failed test never leaves one behind. */
+const LIVE = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of LIVE) child.kill('SIGKILL');
+});
+
+/** How long a gateway process may take to log gateway.started (it compiles every version's schemas; CI machines are busy). */
+export const START_MS = 60_000;
+
 export function run(args: string[], env: Record<string, string> = {}): { child: ChildProcess; exit: Promise<number | null>; stderr: () => string } {
   const child = spawn(process.execPath, [...startCommand(), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  LIVE.add(child);
+  child.once('exit', () => LIVE.delete(child));
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -31,6 +42,9 @@ export function run(args: string[], env: Record<string, string> = {}): { child: 
 export async function startProcess(t: TestContext, args: string[] = []): Promise<Started> {
   const r = run([...EPHEMERAL_FLAGS, ...args]);
   t.after(() => { if (r.child.exitCode === null) r.child.kill('SIGKILL'); });
+  // A start that never comes is killed at the deadline, which ends the loop below with the error.
+  const deadline = setTimeout(() => r.child.kill('SIGKILL'), START_MS);
+  t.after(() => clearTimeout(deadline));
   const lines = createInterface({ input: r.child.stdout as NodeJS.ReadableStream });
   for await (const line of lines) {
     const entry = JSON.parse(line) as { msg: string; ocpp?: { port: number }; mqtt?: { port: number; wsPort: number }; api?: { port: number } };
