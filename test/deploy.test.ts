@@ -4,7 +4,6 @@
 // gateway), and the example production configuration (passes check-config).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -15,13 +14,11 @@ import { parseDuration } from '../src/config/units.js';
 import { TestPki } from './support/certs.js';
 import { defer } from './support/cleanup.js';
 import { within } from './support/harness.js';
-import { run, startProcess } from './support/process.js';
+import { run, runToEnd, startProcess, type Ran } from './support/process.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const T = { timeout: 60_000 };
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
-
-interface Ran { code: number | null; stdout: string; stderr: string }
 
 /** A temporary folder, removed when the test ends. */
 function scratch(t: TestContext, name: string): string {
@@ -30,19 +27,9 @@ function scratch(t: TestContext, name: string): string {
   return dir;
 }
 
-/** Runs a program to its end, killed after `ms` (and the wait itself bounded). */
-async function exec(cmd: string, args: string[], options: { env?: Record<string, string>; ms?: number } = {}): Promise<Ran> {
-  const ms = options.ms ?? 20_000;
-  const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: ms });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await within(new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (c) => resolve(c));
-  }), `${cmd} ${args.join(' ')} to finish`, ms + 5_000);
-  return { code, stdout, stderr };
+/** Runs a program to its end in the project root, with `env` added to this process's environment. */
+function exec(cmd: string, args: string[], options: { env?: Record<string, string>; ms?: number } = {}): Promise<Ran> {
+  return runToEnd(cmd, args, { env: { ...process.env, ...options.env }, ...(options.ms !== undefined ? { ms: options.ms } : {}) });
 }
 
 /** Where a program is, or undefined: the systemd checks run only where systemd's tools are installed. */

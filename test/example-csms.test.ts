@@ -4,15 +4,13 @@
 // command typed on stdin and stops with 0 on SIGTERM. [SPEC §4] [SPEC §6]
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { PROTOCOLS, PROTOCOL_NAMES, type Protocol } from '../src/ocpp/protocols.js';
 import { bundledSchemas, schemaKey } from '../src/validation/schema-source.js';
 import { SchemaValidator } from '../src/validation/validator.js';
 import { minimalInstance } from '../src/simulator/minimal.js';
-import { defer } from './support/cleanup.js';
 import { chargePoint, rawSocket, Service, startTestGateway, within } from './support/harness.js';
+import { lineProcess, type LineProcess } from './support/process.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
@@ -92,32 +90,10 @@ test('example CSMS: BootNotification grants the configured interval; StartTransa
 });
 
 /** The CSMS as `npm run example:csms` runs it, its stdout as lines. */
-interface CsmsProcess { child: ChildProcess; lines: string[]; waitForLine(re: RegExp, what: string): Promise<string>; exit: Promise<number | null> }
-
-function startCsms(t: TestContext, args: string[]): CsmsProcess {
+function startCsms(t: TestContext, args: string[]): LineProcess {
   const script = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: Record<string, string> }).scripts['example:csms'];
   assert.equal(script, 'node examples/csms/csms.js');
-  const child = spawn(process.execPath, ['examples/csms/csms.js', ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  defer(t, () => { if (child.exitCode === null) child.kill('SIGKILL'); });
-  const lines: string[] = [];
-  const waiters: Array<{ re: RegExp; resolve: (l: string) => void }> = [];
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-    lines.push(line);
-    for (const w of [...waiters]) if (w.re.test(line)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(line); }
-  });
-  return {
-    child,
-    lines,
-    exit,
-    waitForLine: (re, what) => {
-      const seen = lines.find((l) => re.test(l));
-      if (seen !== undefined) return Promise.resolve(seen);
-      return within(new Promise<string>((resolve) => waiters.push({ re, resolve })), `the CSMS to print ${what} (stderr: ${stderr})`);
-    },
-  };
+  return lineProcess(t, ['examples/csms/csms.js', ...args]);
 }
 
 test('example CSMS process: every CALL of a 1.6, a 2.0.1 and a 2.1 charge point answered through the gateway; a 2.1 SEND logged, not answered; a stdin command answered; SIGTERM exits 0', async (t) => {

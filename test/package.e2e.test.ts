@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { until, within } from './support/harness.js';
-import { EPHEMERAL_FLAGS } from './support/process.js';
+import { EPHEMERAL_FLAGS, runToEnd, type Ran } from './support/process.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
@@ -21,20 +21,9 @@ function cleanEnv(): Record<string, string> {
   return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => !e[0].toLowerCase().startsWith('npm_') && e[1] !== undefined));
 }
 
-interface Ran { code: number | null; stdout: string; stderr: string }
-
-/** Runs a program to its end in `cwd`, killed after `ms` (and the wait itself bounded). */
-async function exec(cmd: string, args: string[], cwd: string, ms: number): Promise<Ran> {
-  const child = spawn(cmd, args, { cwd, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'], timeout: ms });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await within(new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (c) => resolve(c));
-  }), `${cmd} ${args.join(' ')} to finish`, ms + 5_000);
-  return { code, stdout, stderr };
+/** Runs a program to its end in `cwd`, with the clean environment, killed after `ms`. */
+function exec(cmd: string, args: string[], cwd: string, ms: number): Promise<Ran> {
+  return runToEnd(cmd, args, { cwd, env: cleanEnv(), ms });
 }
 
 test('[SPEC §2] npm pack: the tarball installs into a fresh project; its ocpp-gateway runs --help, check-config, and serves until SIGTERM', { timeout: 240_000 }, async (t) => {

@@ -6,11 +6,9 @@
 // [SPEC §3] [SPEC §4] [SPEC §6]
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { hashPassword } from '../src/auth/password-hash.js';
 import { PROTOCOLS, PROTOCOL_NAMES, type Protocol } from '../src/ocpp/protocols.js';
 import { bundledSchemas, schemaKey } from '../src/validation/schema-source.js';
@@ -22,8 +20,8 @@ import { Fleet, type FleetOptions } from '../src/simulator/fleet.js';
 import { VersionSchemas } from '../src/simulator/schemas.js';
 import { defer } from './support/cleanup.js';
 import { Service, startTestGateway, until, within, type Received } from './support/harness.js';
+import { lineProcess } from './support/process.js';
 
-const ROOT = new URL('..', import.meta.url).pathname;
 type Payload = Record<string, unknown>;
 
 interface AnswersModule { Answers: new (o: { heartbeatInterval: number }) => { answer(protocol: Protocol, action: string, payload: object): { payload: Payload } | undefined } }
@@ -92,31 +90,6 @@ for (const protocol of PROTOCOL_NAMES) {
 }
 
 /** A child process whose stdout lines a test can wait for. */
-interface LineProcess { child: ChildProcess; lines: string[]; waitForLine(re: RegExp, what: string): Promise<string>; exit: Promise<number | null> }
-
-function lineProcess(t: TestContext, args: string[]): LineProcess {
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  defer(t, () => { if (child.exitCode === null) child.kill('SIGKILL'); });
-  const lines: string[] = [];
-  const waiters: Array<{ re: RegExp; resolve: (l: string) => void }> = [];
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-    lines.push(line);
-    for (const w of [...waiters]) if (w.re.test(line)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(line); }
-  });
-  return {
-    child,
-    lines,
-    exit,
-    waitForLine: (re, what) => {
-      const seen = lines.find((l) => re.test(l));
-      if (seen !== undefined) return Promise.resolve(seen);
-      return within(new Promise<string>((resolve) => waiters.push({ re, resolve })), `${what} (stderr: ${stderr.slice(-2000)})`);
-    },
-  };
-}
 
 const json = (m: Received): Payload => m.json as Payload;
 

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { within } from './harness.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 export const EPHEMERAL_FLAGS = ['--ocpp-host', '127.0.0.1', '--ocpp-port', '0', '--mqtt-port', '0', '--mqtt-ws-port', '0', '--api-port', '0', '--set', 'mqtt.embedded.host=127.0.0.1'];
@@ -54,4 +55,53 @@ export async function startProcess(t: TestContext, args: string[] = []): Promise
     }
   }
   throw new Error(`gateway exited before starting: ${r.stderr()}`);
+}
+
+/** A child process read line by line: what it printed so far, and a bounded wait for a line. */
+export interface LineProcess { child: ChildProcess; lines: string[]; waitForLine(re: RegExp, what: string): Promise<string>; exit: Promise<number | null> }
+
+/** Spawns `node <args>` in the project root (killed at the end of the test) and collects its stdout lines. */
+export function lineProcess(t: TestContext, args: string[]): LineProcess {
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  LIVE.add(child);
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => {
+    LIVE.delete(child);
+    resolve(code);
+  }));
+  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  const lines: string[] = [];
+  const waiters: Array<{ re: RegExp; resolve: (l: string) => void }> = [];
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+    lines.push(line);
+    for (const w of [...waiters]) if (w.re.test(line)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(line); }
+  });
+  return {
+    child,
+    lines,
+    exit,
+    waitForLine: (re, what) => {
+      const seen = lines.find((l) => re.test(l));
+      if (seen !== undefined) return Promise.resolve(seen);
+      return within(new Promise<string>((resolve) => waiters.push({ re, resolve })), `${what} (stderr: ${stderr.slice(-2000)})`);
+    },
+  };
+}
+
+export interface Ran { code: number | null; stdout: string; stderr: string }
+
+/** Runs a program to its end, killed after `ms` (and the wait itself bounded). `env` is the whole environment. */
+export async function runToEnd(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; ms?: number } = {}): Promise<Ran> {
+  const ms = options.ms ?? 20_000;
+  const child = spawn(cmd, args, { cwd: options.cwd ?? ROOT, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], timeout: ms });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await within(new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (c) => resolve(c));
+  }), `${cmd} ${args.join(' ')} to finish`, ms + 5_000);
+  return { code, stdout, stderr };
 }
