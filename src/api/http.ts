@@ -76,14 +76,18 @@ const facts = {
     },
   },
 } as const;
+/** What every view of a charge point's connection starts with (connected or recently disconnected). */
+const connectionFields = {
+  cpId: { type: 'string' },
+  protocol: { type: 'string' },
+  remoteAddress: { type: 'string' },
+  username: { type: ['string', 'null'] },
+  connectedAt: { type: 'string', format: 'date-time' },
+} as const;
 const client = {
   type: 'object',
   properties: {
-    cpId: { type: 'string' },
-    protocol: { type: 'string' },
-    remoteAddress: { type: 'string' },
-    username: { type: ['string', 'null'] },
-    connectedAt: { type: 'string', format: 'date-time' },
+    ...connectionFields,
     lastSeenAt: { type: 'string', format: 'date-time' },
     heartbeatInterval: { type: ['number', 'null'], description: 'interval of the last accepted BootNotification, seconds' },
     inflight: { type: 'object', properties: { up: { type: 'integer' }, down: { type: 'integer' } } },
@@ -95,11 +99,7 @@ const client = {
 const disconnectedClient = {
   type: 'object',
   properties: {
-    cpId: { type: 'string' },
-    protocol: { type: 'string' },
-    remoteAddress: { type: 'string' },
-    username: { type: ['string', 'null'] },
-    connectedAt: { type: 'string', format: 'date-time' },
+    ...connectionFields,
     disconnectedAt: { type: 'string', format: 'date-time' },
     reason: { type: 'string', description: 'close reason (errors.md)' },
     code: { type: 'integer', description: 'WebSocket close code' },
