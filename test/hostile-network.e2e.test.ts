@@ -134,9 +134,9 @@ test('[SPEC §2] mqtt.embedded.allow_anonymous: true opens it beyond loopback, w
   // Bound to every interface for the few moments of this test; nothing but loopback is talked to.
   const gw = await gatewayWithLog(t, [['mqtt.embedded.host', '0.0.0.0'], ['mqtt.embedded.allow_anonymous', true]], lines);
   assert.equal(gw.addresses.mqtt?.host, '0.0.0.0');
-  const warning = lines.map((l) => JSON.parse(l) as { level: number; msg: string; host?: string }).find((l) => l.msg.startsWith('mqtt.embedded_open'));
+  const warning = lines.map((l) => JSON.parse(l) as { level: string; msg: string; host?: string }).find((l) => l.msg.startsWith('mqtt.embedded_open'));
   assert.ok(warning, lines.join(''));
-  assert.equal(warning.level, 40);
+  assert.equal(warning.level, 'warn');
   assert.equal(warning.host, '0.0.0.0');
   const svc = await Service.connect(t, `mqtt://127.0.0.1:${gw.addresses.mqtt?.port ?? 0}`, []);
   assert.ok(svc.client.connected, 'anonymous clients are let in, as configured');
