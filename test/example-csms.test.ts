@@ -9,6 +9,7 @@ import { PROTOCOLS, PROTOCOL_NAMES, type Protocol } from '../src/ocpp/protocols.
 import { bundledSchemas, schemaKey } from '../src/validation/schema-source.js';
 import { SchemaValidator } from '../src/validation/validator.js';
 import { minimalInstance } from '../src/simulator/minimal.js';
+import { escapeControls } from '../src/api/escape.js';
 import { chargePoint, rawSocket, Service, startTestGateway, within } from './support/harness.js';
 import { lineProcess, type LineProcess } from './support/process.js';
 
@@ -89,6 +90,9 @@ test('example CSMS: BootNotification grants the configured interval; StartTransa
   assert.deepEqual(answers.answer('ocpp2.1', 'TransactionEvent', {})?.payload, {});
 });
 
+/** `text` as a literal inside a RegExp. */
+const escapeRe = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 /** The CSMS as `npm run example:csms` runs it, its stdout as lines. */
 function startCsms(t: TestContext, args: string[]): LineProcess {
   const script = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: Record<string, string> }).scripts['example:csms'];
@@ -136,3 +140,40 @@ test('example CSMS process: every CALL of a 1.6, a 2.0.1 and a 2.1 charge point 
   csms.child.kill('SIGTERM');
   assert.equal(await within(csms.exit, 'the CSMS to exit'), 0);
 });
+
+test('[SPEC §8] example CSMS process: client text in its lines is escaped and cut, a payload that is not an object is ignored; --mountpoint, --username, --password', async (t) => {
+  const user = 'csms-user';
+  const password = 'Csms-S3cret-pw';
+  const { ocppUrl, mqttUrl } = await startTestGateway(t, { 'mqtt.mountpoint': 'site1/', 'mqtt.embedded.username': user, 'mqtt.embedded.password': password });
+  const csms = startCsms(t, ['--mqtt-url', mqttUrl, '--mountpoint', 'site1', '--username', user, '--password', password]);
+  await csms.waitForLine(/listening/, 'that it listens');
+
+  // Anyone on the broker may publish anything: a payload that is not an object does not stop the CSMS.
+  const other = await Service.connect(t, mqttUrl, [], { username: user, password });
+  await other.publish('site1/JUNK/status', 'null');
+  await csms.waitForLine(/site1\/JUNK\/status: not a JSON object, ignored$/, 'the ignored payload');
+
+  // A cpId with a bidi override and a model with a terminal escape and a zero-width space.
+  const cpId = 'CP\u202e1';
+  const model = 'M\u001b[31m\u200bX';
+  const raw = await rawSocket(t, `${ocppUrl}/${encodeURIComponent(cpId)}`, ['ocpp1.6']);
+  raw.send(JSON.stringify([2, 'boot-1', 'BootNotification', { chargePointVendor: 'Acme', chargePointModel: model }]));
+  const boot = (await raw.next()) as unknown[];
+  assert.equal(boot[0], 3, 'the CSMS answered through site1/ with its credentials');
+  csms.child.stdin?.write('list\n');
+  await csms.waitForLine(new RegExp(`^\\S+ ${escapeRe(escapeControls(cpId))} online +ocpp1\\.6 ${escapeRe(escapeControls(model))}$`), 'the list line, escaped');
+
+  // A CALLERROR from the CP with a long description that carries an escape sequence: escaped and cut.
+  csms.child.stdin?.write(`${cpId} Reset {"type":"Soft"}\n`);
+  const reset = (await raw.next()) as unknown[];
+  assert.equal(reset[2], 'Reset');
+  raw.send(JSON.stringify([4, reset[1], 'InternalError', `\u001b[2J${'x'.repeat(5000)}`, {}]));
+  const failed = await csms.waitForLine(/Reset failed: InternalError/, 'the Reset failure');
+  assert.ok(failed.includes('\\x1b[2J'), failed);
+  assert.ok(failed.length < 500, `the line is cut (${failed.length} characters)`);
+  // No line carries a raw control, bidi or invisible character.
+  for (const line of csms.lines) assert.equal(line, escapeControls(line));
+  csms.child.kill('SIGTERM');
+  assert.equal(await within(csms.exit, 'the CSMS to exit'), 0);
+});
+

@@ -50,13 +50,27 @@ const answers = new Answers({ heartbeatInterval });
 
 // ---- logging: one readable line per thing that happened -------------------------------------------
 
-/** JSON for a terminal: control characters escaped (JSON.stringify leaves C1 and U+2028/9), long text cut. */
-function show(/** @type {unknown} */ value, max = 300) {
-  const text = JSON.stringify(value).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+// cpIds, actions, payloads and error texts come from charge points (and anyone on the broker): every
+// line is written with the characters that could drive a terminal or disguise a name made visible, as
+// the gateway's own tools do (src/api/escape.ts): C0 and C1 controls, bidi controls, invisible ones.
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\u3000\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb]/g;
+function visible(/** @type {string} */ text) {
+  return text.replace(UNSAFE, (c) => {
+    const n = c.charCodeAt(0);
+    return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+  });
+}
+/** Text cut at `max` characters. */
+function cut(/** @type {unknown} */ value, max = 300) {
+  const text = String(value);
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
+/** A payload as JSON, cut. */
+function show(/** @type {unknown} */ value, max = 300) {
+  return cut(JSON.stringify(value), max);
+}
 function log(/** @type {string} */ line) {
-  process.stdout.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`);
+  process.stdout.write(`${new Date().toISOString().slice(11, 23)} ${visible(line)}\n`);
 }
 const shortName = (/** @type {string | undefined} */ p) => (p ?? '?').replace('ocpp', '');
 
@@ -115,8 +129,9 @@ client.on('message', (topic, buffer) => {
   try {
     payload = JSON.parse(buffer.toString('utf8'));
   } catch {
-    return log(`${topic}: not JSON, ignored`);
+    return log(`${cut(topic, 200)}: not JSON, ignored`);
   }
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return log(`${cut(topic, 200)}: not a JSON object, ignored`);
   if (kind === 'status') return onStatus(cpId, payload);
   if (kind === 'event') return onEvent(cpId, rest[0] ?? '', payload);
   if (kind === 'up') {
@@ -131,15 +146,15 @@ client.on('message', (topic, buffer) => {
 function onStatus(/** @type {string} */ cpId, /** @type {any} */ status) {
   learnProtocol(cpId, status.protocol);
   const known = cp(cpId);
-  if (known.online !== status.online) log(`${cpId} ${status.online ? 'online' : 'offline'} (${status.protocol}, since ${status.since})`);
+  if (known.online !== status.online) log(`${cpId} ${status.online ? 'online' : 'offline'} (${cut(status.protocol, 64)}, since ${cut(status.since, 64)})`);
   known.online = status.online === true;
 }
 
 function onEvent(/** @type {string} */ cpId, /** @type {string} */ event, /** @type {any} */ body) {
   if (event === 'connected') {
     learnProtocol(cpId, body.protocol);
-    log(`${cpId} connected: ${body.protocol} from ${body.remoteAddress}`);
-  } else if (event === 'disconnected') log(`${cpId} disconnected: ${body.reason} (${body.code})`);
+    log(`${cpId} connected: ${cut(body.protocol, 64)} from ${cut(body.remoteAddress, 64)}`);
+  } else if (event === 'disconnected') log(`${cpId} disconnected: ${cut(body.reason, 64)} (${cut(body.code, 64)})`);
   else log(`${cpId} ${event}: ${show(body)}`);
 }
 
@@ -165,7 +180,7 @@ function onCall(/** @type {string} */ cpId, /** @type {string} */ action, /** @t
     return log(`${cpId} [${shortName(protocol)}] ${action} ${show(payload)} -> NotImplemented`);
   }
   publish(`${mp}${cpId}/dn/response/${action}/${messageId}`, answer.payload);
-  if (action === 'BootNotification') cp(cpId).model = payload.chargePointModel ?? payload.chargingStation?.model;
+  if (action === 'BootNotification') cp(cpId).model = cut(payload.chargePointModel ?? payload.chargingStation?.model ?? '', 64);
   answeredByAction.set(action, (answeredByAction.get(action) ?? 0) + 1);
   if (!opts.quiet) log(`${cpId} [${shortName(protocol)}] ${action} ${show(payload)} -> ${show(answer.payload)}${answer.rule === 'from schema' ? ' (minimal answer from the schema)' : ''}`);
 }
@@ -193,7 +208,7 @@ function onAnswer(/** @type {string} */ cpId, /** @type {string} */ type, /** @t
   sent.delete(messageId);
   const ms = Date.now() - ours.sentAt;
   if (type === 'response') log(`${cpId} answered ${action}: ${show(payload, 2000)} (${ms} ms)`);
-  else log(`${cpId} ${action} failed: ${payload.errorCode} ${payload.errorDescription} ${show(payload.errorDetails)} (${ms} ms)`);
+  else log(`${cpId} ${action} failed: ${cut(payload.errorCode, 64)} ${cut(payload.errorDescription)} ${show(payload.errorDetails)} (${ms} ms)`);
 }
 
 function command(/** @type {string} */ line) {
