@@ -20,7 +20,8 @@ import { Fleet, type FleetOptions } from '../src/simulator/fleet.js';
 import { VersionSchemas } from '../src/simulator/schemas.js';
 import { defer } from './support/cleanup.js';
 import { Service, startTestGateway, until, within, type Received } from './support/harness.js';
-import { lineProcess } from './support/process.js';
+import { lineProcess, START_MS } from './support/process.js';
+import { freePort } from './support/brokers.js';
 
 type Payload = Record<string, unknown>;
 
@@ -248,4 +249,38 @@ test('simulated CPs against a scripted CSMS: a password admits them; a Pending b
   }
 
   await Promise.all([v16(), v201()]);
+});
+
+test('[SPEC §8] simulator output: a command\'s payload and a CSMS error text (1.6 does not bound it) are cut at 300 characters', async (t) => {
+  const { ocppUrl, mqttUrl } = await startTestGateway(t);
+  const long = `\u001b[2J${'y'.repeat(5000)}`;
+  const csms = await Service.connect(t, mqttUrl, ['ocpp/+/up/#']);
+  csms.client.on('message', (topic) => {
+    const [, cpId = '', , type, action = '', id] = topic.split('/');
+    if (type === 'request' && action === 'BootNotification') void csms.publish(`ocpp/${cpId}/dn/error/${action}/${id}`, { errorCode: 'InternalError', errorDescription: long, errorDetails: {} });
+  });
+  const lines: string[] = [];
+  const fleet = new Fleet({ ...fleetOptions('ocpp1.6', ocppUrl, 'CUT', ''), password: undefined }, (line) => lines.push(line));
+  defer(t, () => fleet.stop());
+  fleet.start();
+
+  await until(() => fleet.stats.callsFailed > 0, 'the BootNotification to fail');
+  const summary = fleet.summary();
+  assert.match(summary, /last error: CUT001 BootNotification: .*… \(\d+ characters\)$/);
+  assert.ok(summary.length < 700, `summary of ${summary.length} characters`);
+
+  await csms.publish('ocpp/CUT001/dn/request/DataTransfer/dt1', { vendorId: 'v', data: long });
+  assert.deepEqual((await csms.waitFor('ocpp/CUT001/up/response/DataTransfer/dt1')).json, { status: 'UnknownVendorId' });
+  const line = lines.find((l) => l.startsWith('CUT001 got DataTransfer')) ?? '';
+  assert.match(line, /… \(\d+ characters\) -> \{"status":"UnknownVendorId"\}$/);
+  assert.ok(line.length < 500, `command line of ${line.length} characters`);
+  await fleet.stop();
+});
+
+test('ocpp-gateway simulate --duration: stops by itself, with a final summary and exit 0, also while no gateway answers', async (t) => {
+  const port = await freePort(); // nothing listens there: every connection attempt fails and is retried
+  const sim = lineProcess(t, ['--import', 'tsx', 'src/cli.ts', 'simulate', '--cps', '2', '--url', `ws://127.0.0.1:${port}/ocpp`, '--duration', '0.5', '--summary-interval', '0']);
+  assert.equal(await within(sim.exit, 'the simulator to stop after --duration', START_MS), 0);
+  assert.ok(sim.lines.some((l) => /0\.5 s elapsed: stopping$/.test(l)), sim.lines.join('\n'));
+  assert.match(sim.lines.at(-1) ?? '', /^\S+ ocpp1\.6 0\/2 online, 0 accepted/);
 });

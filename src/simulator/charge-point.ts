@@ -123,6 +123,14 @@ class Timers {
   }
 }
 
+/** Longest text from a peer (a command's payload, an error message) in one output line. */
+export const MAX_SHOWN_CHARS = 300;
+
+/** `text` cut at `max` characters (a peer's text is unbounded: a 1.6 CALLERROR description, a payload). */
+export function cut(text: string, max = MAX_SHOWN_CHARS): string {
+  return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text;
+}
+
 /** Uniform in [mean/2, 3·mean/2]: transactions and gaps that do not line up across a fleet. */
 function around(meanS: number): number {
   return meanS * 1000 * (0.5 + Math.random());
@@ -307,11 +315,11 @@ export class SimulatedChargePoint {
     this.#stats.commands++;
     try {
       const answer = answerCommand(this, action, payload);
-      this.#log(`${this.id} got ${action} ${JSON.stringify(payload)} -> ${JSON.stringify(answer)}`);
+      this.#log(`${this.id} got ${action} ${cut(JSON.stringify(payload))} -> ${cut(JSON.stringify(answer))}`);
       return answer;
     } catch (err) {
       const e = err as { rpcErrorCode?: string; message?: string };
-      this.#log(`${this.id} got ${action} ${JSON.stringify(payload)} -> CALLERROR ${e.rpcErrorCode ?? 'InternalError'} ${e.message ?? ''}`);
+      this.#log(`${this.id} got ${action} ${cut(JSON.stringify(payload))} -> CALLERROR ${e.rpcErrorCode ?? 'InternalError'} ${cut(e.message ?? '')}`);
       throw err;
     }
   }

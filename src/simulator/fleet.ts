@@ -1,7 +1,7 @@
 // A fleet of simulated charge points: started at a paced rate, summarised on one line every few
 // seconds, stopped all at once (every timer cleared, every connection closed).
 import type { Protocol } from '../ocpp/protocols.js';
-import { emptyStats, SimulatedChargePoint, type ChargePointOptions, type FleetStats } from './charge-point.js';
+import { cut, emptyStats, SimulatedChargePoint, type ChargePointOptions, type FleetStats } from './charge-point.js';
 import { versionSchemas } from './schemas.js';
 
 /** Upper bound of --cps: one process, one event loop; more charge points = more simulator processes. */
@@ -60,7 +60,7 @@ export class Fleet {
       `${this.#options.protocols.join('+')} ${s.online}/${this.chargePoints.length} online, ${s.accepted} accepted, ${s.waiting} waiting for boot | ` +
       `${s.txActive} tx active, ${s.txDone} done, ${s.meterValues} meter values | ${s.callsOk} calls ok, ${s.callsFailed} failed | ` +
       `${s.commands} commands answered | ${s.reconnects} reconnects`;
-    const error = s.lastError === undefined ? '' : ` | last error: ${s.lastError}`;
+    const error = s.lastError === undefined ? '' : ` | last error: ${cut(s.lastError)}`;
     s.lastError = undefined;
     return line + error;
   }
