@@ -36,10 +36,10 @@ test('[SPEC §2] npm pack: the tarball installs into a fresh project; its ocpp-g
   const [report] = JSON.parse(pack.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
   assert.ok(report);
   const files = report.files.map((f) => f.path);
-  for (const needed of ['package.json', 'bin/ocpp-gateway.js', 'dist/cli.js', 'dist/gateway.js', 'deploy/systemd/ocpp-gateway.service', 'deploy/config.production.yaml', 'docs/deploy.md']) assert.ok(files.includes(needed), `${needed} is in the package`);
+  for (const needed of ['package.json', 'bin/ocpp-gateway.js', 'dist/cli.js', 'dist/gateway.js', 'deploy/systemd/ocpp-gateway.service', 'deploy/config.production.yaml', 'docs/deploy.md', 'deploy/grafana/ocpp-gateway.json', 'deploy/prometheus/alerts.yml']) assert.ok(files.includes(needed), `${needed} is in the package`);
   if (existsSync(join(ROOT, 'examples'))) assert.ok(files.some((f) => f.startsWith('examples/')), 'examples/ is in the package');
-  const stray = files.filter((f) => /^(src|test|bench|scripts|node_modules)\//.test(f) || f.endsWith('.ts') || f.endsWith('.tsbuildinfo'));
-  assert.deepEqual(stray, [], 'sources, tests and build state stay out of the package');
+  const stray = files.filter((f) => /^(src|test|bench|scripts|node_modules|docs\/screenshots)\//.test(f) || f.endsWith('.ts') || f.endsWith('.tsbuildinfo'));
+  assert.deepEqual(stray, [], 'sources, tests, build state and the screenshots stay out of the package');
   const tarball = join(work, report.filename);
 
   // 2. Install into a fresh project: from the npm cache alone where it has everything, else the registry.
