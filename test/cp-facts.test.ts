@@ -3,7 +3,7 @@
 // (size and age limits), the CSMS actions of each profile and the CALL form's templates. [SPEC §9]
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CpFacts, MAX_CONNECTORS, MAX_FACT_LENGTH, NO_FACTS, noteFacts, RecentDisconnects, type EndedConnection } from '../src/session/cp-facts.js';
+import { CpFacts, MAX_CONNECTORS, MAX_FACT_LENGTH, MAX_REMEMBERED_USERNAME, NO_FACTS, noteFacts, RecentDisconnects, type EndedConnection } from '../src/session/cp-facts.js';
 import { callTemplate } from '../src/api/call-templates.js';
 import { PROTOCOL_NAMES, PROTOCOLS } from '../src/ocpp/protocols.js';
 import { bundledSchemas, schemaKey } from '../src/validation/schema-source.js';
@@ -144,4 +144,14 @@ test('CALL templates: every CSMS action of every version gets its required field
   // A schema that refers to itself stops instead of recursing forever.
   const loop = { type: 'object', required: ['next'], properties: { next: { $ref: '#' } } };
   assert.ok(JSON.stringify(callTemplate(loop, now)).length < 1000);
+});
+
+test('[SPEC §9] a disconnected CP\'s Basic username is remembered cut to 256 characters (without auth it is whatever the client sent)', () => {
+  const recent = new RecentDisconnects({ maxEntries: 10, maxAgeMs: 60_000 });
+  recent.add({ ...ended('LONG'), username: 'u'.repeat(16_000) }, 'closed_by_cp', 1000, T0 + 1000);
+  recent.add({ ...ended('SHORT'), username: 'CP-short' }, 'closed_by_cp', 1000, T0 + 1000);
+  const [short, long] = recent.list(T0 + 1000);
+  assert.equal(short?.username, 'CP-short');
+  assert.equal(long?.username?.length, MAX_REMEMBERED_USERNAME);
+  assert.ok(long?.username?.endsWith('…'));
 });

@@ -5,10 +5,17 @@
 // is client input, so a string is kept only when it is a string, cut to MAX_FACT_LENGTH, and at most
 // MAX_CONNECTORS connectors are kept. Whoever shows them escapes them (api/escape.ts). [SPEC §9]
 
+import { cutText } from '../ocpp/quote.js';
+
 /** Longest string kept (the schemas allow at most 50; validation may be off). */
 export const MAX_FACT_LENGTH = 64;
 /** Connectors (EVSE and connector pairs) kept per charge point; further ones are ignored. */
 export const MAX_CONNECTORS = 32;
+/**
+ * Longest Basic username remembered for a disconnected charge point: without authentication it is
+ * whatever the client sent (up to the header size, ~16 KiB), and 500 of those would not be "a few MB".
+ */
+export const MAX_REMEMBERED_USERNAME = 256;
 
 export interface ConnectorStatus {
   /** 2.x only (1.6 has no EVSE). */
@@ -116,7 +123,7 @@ export interface RecentLimits {
   readonly maxAgeMs: number;
 }
 
-/** 500 charge points, for 24 hours: at most ~3 MB even with every connector table full. */
+/** 500 charge points, for 24 hours: at most ~3 MB even with every connector table full and long usernames (cut at 256). */
 export const RECENT_DISCONNECTS: RecentLimits = { maxEntries: 500, maxAgeMs: 24 * 60 * 60 * 1000 };
 
 export interface DisconnectedCp {
@@ -159,7 +166,7 @@ export class RecentDisconnects {
     this.#byId.set(conn.cpId, {
       at,
       entry: {
-        cpId: conn.cpId, protocol: conn.protocol, remoteAddress: conn.remoteAddress, username: conn.username ?? null,
+        cpId: conn.cpId, protocol: conn.protocol, remoteAddress: conn.remoteAddress, username: conn.username === undefined ? null : cutText(conn.username, MAX_REMEMBERED_USERNAME),
         connectedAt: new Date(conn.connectedAt).toISOString(), disconnectedAt: new Date(at).toISOString(), reason, code,
         facts: conn.facts?.view() ?? NO_FACTS,
       },
