@@ -1,9 +1,10 @@
-// npm run bench [-- SCENARIO ...] [-- --quick]: runs benchmark scenarios, prints markdown and writes
-// bench/results/<scenario>.json and .md.
+// npm run bench [-- SCENARIO ...] [-- --quick] [-- --name=value ...]: runs benchmark scenarios, prints
+// markdown and writes bench/results/<scenario>.json and .md. `--name=value` flags go to the scenario
+// (e.g. roundtrip: --cps=1000 --seconds=3 --reps=3 --mixes=small,ten --targets=gateway,diy,pipe).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 
-type Scenario = (o: { quick: boolean }) => Promise<{ markdown: string; json: unknown }>;
+type Scenario = (o: { quick: boolean; flags: Record<string, string> }) => Promise<{ markdown: string; json: unknown }>;
 const SCENARIOS: Record<string, () => Promise<Scenario>> = {
   roundtrip: async () => (await import('./scenarios.js')).roundtrip,
   downstream: async () => (await import('./scenarios.js')).downstream,
@@ -13,10 +14,12 @@ const SCENARIOS: Record<string, () => Promise<Scenario>> = {
   validation: async () => (await import('./validation.js')).run,
   api: async () => (await import('./api.js')).run,
   flood: async () => (await import('./flood.js')).run,
+  profile: async () => (await import('./profile.js')).run,
 };
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
+const flags = Object.fromEntries(args.filter((a) => a.startsWith('--') && a.includes('=')).map((a) => [a.slice(2, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]));
 const chosen = args.filter((a) => !a.startsWith('--'));
 const names = chosen.length > 0 ? chosen : Object.keys(SCENARIOS);
 const outDir = new URL('./results/', import.meta.url);
@@ -29,7 +32,7 @@ for (const name of names) {
     process.exit(2);
   }
   const run = await load();
-  const result = await run({ quick });
+  const result = await run({ quick, flags });
   const md = `## ${name}\n\nMachine: ${machine}. ${new Date().toISOString()}\n\n${result.markdown}\n`;
   console.log(md);
   writeFileSync(new URL(`${name}.md`, outDir), md);

@@ -2,12 +2,12 @@
 // and the floor. Each target runs as its own process; repetitions are interleaved (A B C …, then
 // … C B A) and reported as medians; CPU and RSS come from /proc. Ratios compare targets of one run.
 import { performance } from 'node:perf_hooks';
-import { bootAll, connectFleet, downstreamRoundTrips, startService, upstreamRoundTrips, type RoundTripResult } from './lib/load.js';
-import { cpuMs, median, percentile, rssBytes, table } from './lib/stats.js';
+import { bootAll, connectFleet, downstreamRoundTrips, startService, upstreamRoundTrips, type Mix, type RoundTripResult } from './lib/load.js';
+import { cpuMs, median, peakRssBytes, percentile, rssBytes, table } from './lib/stats.js';
 import { startTarget, type RunningTarget, type TargetName } from './lib/targets.js';
 
-export interface BenchOptions { quick: boolean }
-type Sample = { rps: number; p50: number; p99: number; cpuPer1000: number; helperCpuPer1000: number; loadgenCpuPer1000: number };
+export interface BenchOptions { quick: boolean; flags?: Record<string, string> }
+type Sample = { rps: number; p50: number; p99: number; cpuPer1000: number; helperCpuPer1000: number; loadgenCpuPer1000: number; peakRssBytes?: number };
 
 const processCpuMs = () => {
   const u = process.cpuUsage();
@@ -58,7 +58,7 @@ const ratio = (a: number | undefined, b: number | undefined) => (a === undefined
  * One run of the upstream round-trip load against a fresh `name`: a service, n CPs connected (the
  * time it took and the target's RSS growth), a 1 s warm-up, then `seconds` measured; all stopped.
  */
-async function upstreamSample(name: TargetName, n: number, seconds: number): Promise<{ sample: Sample; connectSeconds: number; connectBytes: number }> {
+async function upstreamSample(name: TargetName, n: number, seconds: number, mix: Mix = 'alternate'): Promise<{ sample: Sample; connectSeconds: number; connectBytes: number }> {
   const target = await startTarget(name);
   const svc = target.mqttPort ? await startService(target.mqttPort) : undefined;
   const rss0 = rssBytes(target.pid);
@@ -67,8 +67,10 @@ async function upstreamSample(name: TargetName, n: number, seconds: number): Pro
   const connectSeconds = (performance.now() - t0) / 1000;
   const connectBytes = rssBytes(target.pid) - rss0;
   try {
-    await upstreamRoundTrips(fleet, 1); // warm-up, discarded
-    return { sample: await measure(target, () => upstreamRoundTrips(fleet, seconds)), connectSeconds, connectBytes };
+    await upstreamRoundTrips(fleet, 1, mix); // warm-up, discarded
+    const sample = await measure(target, () => upstreamRoundTrips(fleet, seconds, mix));
+    sample.peakRssBytes = peakRssBytes(target.pid) + target.helperPids.reduce((a, p) => a + peakRssBytes(p), 0);
+    return { sample, connectSeconds, connectBytes };
   } finally {
     fleet.close();
     await svc?.endAsync(true);
@@ -76,32 +78,83 @@ async function upstreamSample(name: TargetName, n: number, seconds: number): Pro
   }
 }
 
+const MIXES: Record<string, { mix: Mix; label: string }> = {
+  small: { mix: 'small', label: 'small messages: Heartbeat and MeterValues of one sample (218 B payload) alternately' },
+  ten: { mix: 'alternate', label: 'Heartbeat and MeterValues of 10 samples alternately' },
+};
+const ROUNDTRIP_TARGETS: TargetName[] = ['gateway', 'gateway-mosquitto', 'diy', 'diy-mqttjs-hop', 'pipe', 'floor'];
+const TARGET_LABELS: Record<string, string> = {
+  gateway: 'gateway (embedded broker)',
+  'gateway-mosquitto': 'gateway + external Mosquitto',
+  diy: 'lean DIY: ocpp-rpc strict + in-process aedes',
+  'diy-mqttjs-hop': 'DIY with an MQTT.js hop to its own aedes',
+  pipe: 'pipe: ws + in-process aedes, no OCPP logic',
+  floor: 'floor: bare ws answering every CALL',
+};
+
+const spread = (values: number[], digits: number) => {
+  const f = (v: number) => (digits === 0 ? Math.round(v).toLocaleString('en-US') : v.toFixed(digits));
+  const m = median(values);
+  return values.length > 1 ? `${f(m)} (${f(Math.min(...values))}–${f(Math.max(...values))})` : f(m);
+};
+
+/**
+ * Per-core efficiency (issue 15): every target under both mixes, `reps` repetitions interleaved
+ * (targets forward, then reversed, mixes inside each repetition), each sample a fresh process. CPU is
+ * the target's process plus its external broker's; peak RSS likewise (VmHWM). Flags: --cps, --seconds,
+ * --reps, --mixes=small,ten, --targets=a,b,…
+ */
 export async function roundtrip(opts: BenchOptions) {
-  const n = opts.quick ? 200 : 1000;
-  const seconds = opts.quick ? 3 : 10;
-  const targets: TargetName[] = ['gateway', 'gateway-mosquitto', 'diy', 'pipe', 'floor'];
-  const samples = new Map<TargetName, Sample[]>(targets.map((t) => [t, []]));
-  for (const name of interleaved(targets, opts.quick ? 1 : 2)) samples.get(name)?.push((await upstreamSample(name, n, seconds)).sample);
-  const s = summarize(samples);
-  const g = s.get('gateway');
-  const d = s.get('diy');
-  const m = s.get('gateway-mosquitto');
-  const p = s.get('pipe');
-  const ratios = {
-    throughputVsDiy: ratio(g?.rps, d?.rps),
-    cpuVsDiy: ratio(g?.cpuPer1000, d?.cpuPer1000),
-    p99VsDiy: ratio(g?.p99, d?.p99),
-    mosquittoThroughputVsDiy: ratio(m?.rps, d?.rps),
-    cpuOverPipe: ratio(g?.cpuPer1000, p?.cpuPer1000) - 1,
-  };
-  const markdown = [
-    `### Round trip: ${n} CPs, each with one CALL outstanding (MeterValues with 10 samples and Heartbeat alternately), the service answering via MQTT, QoS 1, validation all; ${seconds} s per run after a 1 s warm-up, medians of ${opts.quick ? 1 : 2} interleaved runs`,
-    '',
-    roundTripTable(s),
-    '',
-    `Gateway vs DIY bridge: throughput ×${ratios.throughputVsDiy.toFixed(2)} (target ≥ 1.3), CPU per 1000 RT ×${ratios.cpuVsDiy.toFixed(2)} (target ≤ 0.7), p99 ×${ratios.p99VsDiy.toFixed(2)} (target ≤ 0.7). With external Mosquitto: throughput ×${ratios.mosquittoThroughputVsDiy.toFixed(2)} of the DIY bridge (target ≥ 2). Gateway CPU over the zero-logic pipe: ${(ratios.cpuOverPipe * 100).toFixed(0)}% (target < 15%).`,
-  ].join('\n');
-  return { markdown, json: { n, seconds, samples: Object.fromEntries(samples), summary: Object.fromEntries(s), ratios } };
+  const f = opts.flags ?? {};
+  const n = Number(f['cps'] ?? (opts.quick ? 200 : 1000));
+  const seconds = Number(f['seconds'] ?? (opts.quick ? 2 : 3));
+  const reps = Number(f['reps'] ?? (opts.quick ? 1 : 3));
+  const mixes = (f['mixes'] ?? 'small,ten').split(',').filter((m) => MIXES[m]);
+  const targets = (f['targets']?.split(',') as TargetName[] | undefined) ?? ROUNDTRIP_TARGETS;
+  const samples = new Map<string, Map<TargetName, Sample[]>>(mixes.map((m) => [m, new Map(targets.map((t) => [t, []]))]));
+  for (let r = 0; r < reps; r++) {
+    for (const mix of mixes) {
+      for (const name of r % 2 === 0 ? targets : [...targets].reverse()) {
+        const { sample } = await upstreamSample(name, n, seconds, MIXES[mix]!.mix);
+        samples.get(mix)?.get(name)?.push(sample);
+        process.stderr.write(`roundtrip ${mix} rep ${r + 1}/${reps} ${name}: ${Math.round(sample.rps)} RT/s, p99 ${sample.p99.toFixed(1)} ms, CPU ${(sample.cpuPer1000 + sample.helperCpuPer1000).toFixed(1)} ms/1000 RT\n`);
+      }
+    }
+  }
+  const sections: string[] = [];
+  const json: Record<string, unknown> = {};
+  for (const mix of mixes) {
+    const byTarget = samples.get(mix)!;
+    const med = (name: TargetName, key: (x: Sample) => number) => {
+      const list = byTarget.get(name);
+      return list && list.length > 0 ? median(list.map(key)) : undefined;
+    };
+    const cpu = (x: Sample) => x.cpuPer1000 + x.helperCpuPer1000;
+    const rows = targets.map((name) => {
+      const list = byTarget.get(name) ?? [];
+      const r = (key: (x: Sample) => number, base: TargetName) => ratio(med(name, key), med(base, key)).toFixed(2);
+      return [
+        TARGET_LABELS[name] ?? name,
+        spread(list.map((x) => x.rps), 0),
+        spread(list.map((x) => x.p99), 1),
+        spread(list.map(cpu), 1),
+        spread(list.map((x) => (x.peakRssBytes ?? 0) / 2 ** 20), 0),
+        `×${r((x) => x.rps, 'diy')}`, `×${r((x) => x.p99, 'diy')}`, `×${r(cpu, 'diy')}`,
+        `×${r((x) => x.rps, 'pipe')}`, `×${r(cpu, 'pipe')}`,
+        name.startsWith('gateway-mosquitto') ? med(name, (x) => x.helperCpuPer1000)?.toFixed(1) ?? '–' : '–', med(name, (x) => x.loadgenCpuPer1000)?.toFixed(1) ?? '–',
+      ];
+    });
+    const g = (key: (x: Sample) => number, base: TargetName, who: TargetName = 'gateway') => ratio(med(who, key), med(base, key)).toFixed(2);
+    sections.push([
+      `### ${n.toLocaleString('en-US')} CPs, ${MIXES[mix]!.label}; one CALL outstanding per CP, service MQTT.js at QoS 1, validation all; ${seconds} s per repetition after a 1 s warm-up; medians of ${reps} interleaved repetitions (min–max)`,
+      '',
+      table(['target', 'round trips/s', 'p99 ms', 'CPU ms / 1000 RT', 'peak RSS MiB', 'RT/s vs lean DIY', 'p99 vs lean DIY', 'CPU vs lean DIY', 'RT/s vs pipe', 'CPU vs pipe', 'of which broker CPU ms / 1000 RT', 'load generator CPU ms / 1000 RT'], rows),
+      '',
+      `Goals (issue 15): gateway throughput ×${g((x) => x.rps, 'diy')} of the lean DIY (goal ≥ 2), p99 ×${g((x) => x.p99, 'diy')} (goal ≤ 0.5), CPU per 1000 RT ×${g(cpu, 'pipe')} of the pipe (goal ≤ 1.3); with external Mosquitto throughput ×${g((x) => x.rps, 'diy', 'gateway-mosquitto')} of the lean DIY (goal ≥ 1.5).`,
+    ].join('\n'));
+    json[mix] = { samples: Object.fromEntries(byTarget) };
+  }
+  return { markdown: sections.join('\n\n'), json: { n, seconds, reps, mixes, targets, results: json } };
 }
 
 export async function downstream(opts: BenchOptions) {

@@ -13,8 +13,9 @@ export interface GatewayProcess {
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
-export async function startGatewayProcess(sets: string[] = []): Promise<GatewayProcess> {
-  const args = ['bin/ocpp-gateway.js', '--ocpp-host', '127.0.0.1', '--ocpp-port', '0', '--mqtt-port', '0', '--mqtt-ws-port', '0', '--api-port', '0', '--log-level', 'info', '--set', 'mqtt.embedded.host=127.0.0.1'];
+/** `nodeArgs` go before the script (e.g. `--cpu-prof`, `--cpu-prof-dir=DIR`: written when the gateway exits). */
+export async function startGatewayProcess(sets: string[] = [], nodeArgs: string[] = []): Promise<GatewayProcess> {
+  const args = [...nodeArgs, 'bin/ocpp-gateway.js', '--ocpp-host', '127.0.0.1', '--ocpp-port', '0', '--mqtt-port', '0', '--mqtt-ws-port', '0', '--api-port', '0', '--log-level', 'info', '--set', 'mqtt.embedded.host=127.0.0.1'];
   for (const s of sets) args.push('--set', s);
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });

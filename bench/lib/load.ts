@@ -16,6 +16,9 @@ export const METER_VALUES = { connectorId: 1, transactionId: 424242, meterValue:
   { value: '57', measurand: 'SoC', unit: 'Percent' }, { value: '41.5', measurand: 'Temperature', unit: 'Celsius' },
 ] }] };
 const METER_TEXT = JSON.stringify(METER_VALUES);
+/** The same MeterValues with one sample: with Heartbeat, the small-message mix. */
+export const METER_VALUES_ONE_SAMPLE = { ...METER_VALUES, meterValue: [{ timestamp: METER_VALUES.meterValue[0]!.timestamp, sampledValue: [METER_VALUES.meterValue[0]!.sampledValue[0]!] }] };
+const METER_ONE_TEXT = JSON.stringify(METER_VALUES_ONE_SAMPLE);
 const BOOT_TEXT = JSON.stringify({ chargePointVendor: 'Bench', chargePointModel: 'LoadGen' });
 
 /** Answers every CALL on ocpp/+/up/request/#: MeterValues {}, Heartbeat/BootNotification with time. */
@@ -95,12 +98,19 @@ async function closedLoop(n: number, seconds: number, send: (i: number, seq: num
   return { roundTrips: done, seconds: elapsed, latenciesMs: latencies.sort((a, b) => a - b) };
 }
 
-/** Each charge point keeps one CALL outstanding (MeterValues and Heartbeat alternately) for `seconds`. */
-export async function upstreamRoundTrips(fleet: Fleet, seconds: number, mix: 'alternate' | 'meter' = 'alternate'): Promise<RoundTripResult> {
+/**
+ * `alternate`: Heartbeat and MeterValues of 10 samples alternately; `small`: Heartbeat and MeterValues
+ * of one sample alternately; `meter`: MeterValues of 10 samples only.
+ */
+export type Mix = 'alternate' | 'small' | 'meter';
+
+/** Each charge point keeps one CALL outstanding (by `mix`) for `seconds`. */
+export async function upstreamRoundTrips(fleet: Fleet, seconds: number, mix: Mix = 'alternate'): Promise<RoundTripResult> {
+  const meter = mix === 'small' ? METER_ONE_TEXT : METER_TEXT;
   return closedLoop(
     fleet.sockets.length,
     seconds,
-    (i, s) => fleet.sockets[i]!.send(mix === 'alternate' && s % 2 === 0 ? `[2,"${s}","Heartbeat",{}]` : `[2,"${s}","MeterValues",${METER_TEXT}]`),
+    (i, s) => fleet.sockets[i]!.send(mix !== 'meter' && s % 2 === 0 ? `[2,"${s}","Heartbeat",{}]` : `[2,"${s}","MeterValues",${meter}]`),
     (answered) => fleet.onFrame((i) => answered(i)),
   );
 }

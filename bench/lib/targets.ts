@@ -7,7 +7,14 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { startGatewayProcess } from './gateway-process.js';
 
-export type TargetName = 'gateway' | 'gateway-mosquitto' | 'gateway-mosquitto-per-client' | 'diy' | 'pipe' | 'floor';
+/**
+ * `diy` is the lean DIY bridge (ocpp-rpc strict + aedes in the same process, bench/targets/diy-lean.ts);
+ * `diy-mqttjs-hop` is the first DIY target, which publishes through an MQTT.js connection to its own aedes.
+ */
+export type TargetName = 'gateway' | 'gateway-mosquitto' | 'gateway-mosquitto-per-client' | 'diy' | 'diy-mqttjs-hop' | 'pipe' | 'floor';
+
+/** Node flags for the gateway process (e.g. --cpu-prof), from the bench's own flags. */
+export interface TargetOptions { nodeArgs?: string[] }
 
 export interface RunningTarget {
   name: TargetName;
@@ -69,23 +76,24 @@ async function startScript(name: string): Promise<{ child: ChildProcess; ocppPor
   throw new Error(`${name} exited before it was ready`);
 }
 
-export async function startTarget(name: TargetName, extraSettings: string[] = []): Promise<RunningTarget> {
+export async function startTarget(name: TargetName, extraSettings: string[] = [], opts: TargetOptions = {}): Promise<RunningTarget> {
   switch (name) {
     case 'gateway': {
-      const gw = await startGatewayProcess([...BENCH_GATEWAY_SETTINGS, ...extraSettings]);
+      const gw = await startGatewayProcess([...BENCH_GATEWAY_SETTINGS, ...extraSettings], opts.nodeArgs);
       return { name, pid: gw.pid, helperPids: [], ocppPort: gw.ocppPort, mqttPort: gw.mqttPort, stop: gw.stop };
     }
     case 'gateway-mosquitto':
     case 'gateway-mosquitto-per-client': {
       const mosq = await startMosquitto();
       const mode = name === 'gateway-mosquitto-per-client' ? ['mqtt.client_mode=per_client'] : [];
-      const gw = await startGatewayProcess([...BENCH_GATEWAY_SETTINGS, `mqtt.url=mqtt://127.0.0.1:${mosq.port}`, ...mode, ...extraSettings]);
+      const gw = await startGatewayProcess([...BENCH_GATEWAY_SETTINGS, `mqtt.url=mqtt://127.0.0.1:${mosq.port}`, ...mode, ...extraSettings], opts.nodeArgs);
       return { name, pid: gw.pid, helperPids: [mosq.child.pid as number], ocppPort: gw.ocppPort, mqttPort: mosq.port, stop: async () => { await gw.stop(); await stopChild(mosq.child); } };
     }
     case 'diy':
+    case 'diy-mqttjs-hop':
     case 'pipe':
     case 'floor': {
-      const t = await startScript(name === 'diy' ? 'diy-bridge' : name);
+      const t = await startScript(name === 'diy' ? 'diy-lean' : name);
       return { name, pid: t.child.pid as number, helperPids: [], ocppPort: t.ocppPort, mqttPort: t.mqttPort, stop: () => stopChild(t.child) };
     }
   }

@@ -1,6 +1,7 @@
-// What a Node user would build instead of the gateway: ocpp-rpc's RPCServer + an aedes broker +
-// MQTT.js, implementing the same topic contract (up/request -> dn/response, dn/request -> up/response),
-// written fairly: one MQTT connection, noDelay everywhere, strict mode on like the gateway's validation.
+// The DIY bridge with an MQTT.js hop (the bench's first DIY target, kept as a second row): ocpp-rpc's
+// RPCServer + aedes + an MQTT.js connection from the same process to its own aedes, the same topic
+// contract. That connection is one extra loopback hop a bridge in one process need not make; the lean
+// DIY (diy-lean.ts) publishes into aedes directly. noDelay everywhere, strict mode on.
 // Prints {"ready": {ocppPort, mqttPort}} on stdout when listening.
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
