@@ -7,12 +7,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defer } from './cleanup.js';
 
+/** Ports this process has handed out: the kernel may offer a just-closed port again (seen in CI). */
+const handedOut = new Set<number>();
+
+/** A loopback port that was free a moment ago and that this process has not handed out before. */
 export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const srv = createServer();
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    const { port } = srv.address() as { port: number };
+    await new Promise<void>((resolve) => srv.close(() => resolve()));
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('no fresh free port in 50 attempts');
 }
 
 export function findBinary(name: string): string | undefined {
