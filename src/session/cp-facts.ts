@@ -51,10 +51,8 @@ type Payload = Readonly<Record<string, unknown>>;
 
 function text(v: unknown): string | null {
   if (typeof v !== 'string' || v === '') return null;
-  if (v.length <= MAX_FACT_LENGTH) return v;
-  // Do not leave half of a surrogate pair at the cut.
-  const end = /[\ud800-\udbff]/.test(v.charAt(MAX_FACT_LENGTH - 1)) ? MAX_FACT_LENGTH - 1 : MAX_FACT_LENGTH;
-  return `${v.slice(0, end)}…`;
+  // MAX_FACT_LENGTH characters and "…", never half of a surrogate pair.
+  return cutText(v, MAX_FACT_LENGTH + 1);
 }
 
 function index(v: unknown): number | undefined {

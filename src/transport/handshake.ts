@@ -3,6 +3,7 @@
 import type { UpgradeRefusal } from '../errors.js';
 import { cpIdProblem } from '../bridge/topic-level.js';
 import { escapeControls } from '../api/escape.js';
+import { cutText } from '../ocpp/quote.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; refusal: UpgradeRefusal; detail: string };
 
@@ -62,7 +63,7 @@ const SHOWN_OFFER_CHARS = 40;
 
 /** The client's offers for a log line or an event: each quoted and escaped, at most SHOWN_OFFERS of them. */
 export function describeOffers(offered: readonly string[]): string {
-  const shown = offered.slice(0, SHOWN_OFFERS).map((p) => escapeControls(JSON.stringify(p.length > SHOWN_OFFER_CHARS ? `${p.slice(0, SHOWN_OFFER_CHARS)}…` : p)));
+  const shown = offered.slice(0, SHOWN_OFFERS).map((p) => escapeControls(JSON.stringify(cutText(p, SHOWN_OFFER_CHARS + 1))));
   return shown.join(', ') + (offered.length > SHOWN_OFFERS ? ` and ${offered.length - SHOWN_OFFERS} more` : '');
 }
 
