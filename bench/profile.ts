@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectFleet, startService, upstreamRoundTrips, type Mix } from './lib/load.js';
 import { table } from './lib/stats.js';
-import { startTarget } from './lib/targets.js';
+import { startTarget, type TargetName } from './lib/targets.js';
 
 interface CpuProfile {
   nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
@@ -48,7 +48,8 @@ export async function run(opts: { quick: boolean; flags?: Record<string, string>
   const mix = (f['mix'] ?? 'small') === 'ten' ? 'alternate' : 'small' as Mix;
   const top = Number(f['top'] ?? 15);
   const dir = mkdtempSync(join(tmpdir(), 'bench-prof-'));
-  const target = await startTarget('gateway', [], { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+  const targetName = (f['target'] ?? 'gateway') as TargetName;
+  const target = await startTarget(targetName, [], { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
   const svc = await startService(target.mqttPort);
   const fleet = await connectFleet(target.ocppPort, n);
   let fromUs = 0;
@@ -66,16 +67,16 @@ export async function run(opts: { quick: boolean; flags?: Record<string, string>
   }
   const file = readdirSync(dir).find((x) => x.endsWith('.cpuprofile'));
   if (!file) throw new Error(`no .cpuprofile in ${dir}`);
-  const kept = new URL(`./results/gateway-${mix === 'small' ? 'small' : 'ten'}.cpuprofile`, import.meta.url).pathname;
+  const kept = new URL(`./results/${targetName}-${mix === 'small' ? 'small' : 'ten'}.cpuprofile`, import.meta.url).pathname;
   copyFileSync(join(dir, file), kept);
   const { total, entries } = selfTimes(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile, fromUs, toUs);
   const rows = entries.slice(0, top).map((e, i) => [i + 1, `\`${e.name}\``, e.where || '–', e.ms.toFixed(0), `${((e.ms / total) * 100).toFixed(1)} %`]);
   const markdown = [
-    `### Gateway CPU profile: ${n.toLocaleString('en-US')} CPs, ${mix === 'small' ? 'small-message mix' : '10-sample mix'}, ${seconds} s window after a 1 s warm-up (${Math.round(roundTrips / seconds).toLocaleString('en-US')} round trips/s while profiled); ${total.toFixed(0)} ms of CPU (idle excluded) in the window, top ${top} by self time`,
+    `### CPU profile of ${targetName === 'gateway' ? 'the gateway' : targetName}: ${n.toLocaleString('en-US')} CPs, ${mix === 'small' ? 'small-message mix' : '10-sample mix'}, ${seconds} s window after a 1 s warm-up (${Math.round(roundTrips / seconds).toLocaleString('en-US')} round trips/s while profiled); ${total.toFixed(0)} ms of CPU (idle excluded) in the window, top ${top} by self time`,
     '',
     table(['#', 'function', 'where', 'self ms', 'share'], rows),
     '',
     `Profile: ${kept.replace(ROOT, '')}.`,
   ].join('\n');
-  return { markdown, json: { n, seconds, mix, roundTrips, totalMs: total, top: entries.slice(0, 40) } };
+  return { markdown, json: { target: targetName, n, seconds, mix, roundTrips, fromUs, toUs, totalMs: total, top: entries.slice(0, 40) } };
 }

@@ -63,8 +63,8 @@ async function startMosquitto(): Promise<{ child: ChildProcess; port: number }> 
   return { child, port };
 }
 
-async function startScript(name: string): Promise<{ child: ChildProcess; ocppPort: number; mqttPort: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/targets', `${name}.ts`)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+async function startScript(name: string, nodeArgs: string[] = []): Promise<{ child: ChildProcess; ocppPort: number; mqttPort: number }> {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, 'bench/targets', `${name}.ts`)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   for await (const line of lines) {
     const m = JSON.parse(line) as { ready?: { ocppPort: number; mqttPort: number } };
@@ -93,7 +93,7 @@ export async function startTarget(name: TargetName, extraSettings: string[] = []
     case 'diy-mqttjs-hop':
     case 'pipe':
     case 'floor': {
-      const t = await startScript(name === 'diy' ? 'diy-lean' : name);
+      const t = await startScript(name === 'diy' ? 'diy-lean' : name, opts.nodeArgs);
       return { name, pid: t.child.pid as number, helperPids: [], ocppPort: t.ocppPort, mqttPort: t.mqttPort, stop: () => stopChild(t.child) };
     }
   }
