@@ -49,6 +49,13 @@ export class Bridge {
   readonly #log: Logger;
   readonly #metrics: Metrics;
   readonly #subscriptions = new Map<string, number>();
+  /**
+   * Embedded broker, shared mode: one wildcard subscription carries every charge point's downstream
+   * messages (made once; no per-CP subscription, no per-CP trie node in aedes). A message for a cpId with
+   * no connection here gets not_connected at once. [SPEC §4] External brokers keep one subscription per
+   * connected cpId, so that several instances on one broker each receive only their own.
+   */
+  readonly #wildcard: Promise<void> | undefined;
   readonly #perClient: PerClientLinks | undefined;
   /** per_client: the bound link of each connection, and the newest link of each cpId. */
   readonly #links = new Map<object, ClientLink>();
@@ -74,6 +81,10 @@ export class Bridge {
     this.#metrics = metrics;
     broker.setMessageHandler((topic, payload) => this.#onMessage(topic, payload));
     broker.onPublishRefused?.((refused) => this.#publishRefused(refused));
+    if (broker.kind === 'embedded' && perClient === undefined) {
+      this.#wildcard = broker.subscribe(format.dnWildcard());
+      this.#wildcard.catch(() => undefined); // attach() reports it
+    }
   }
 
   /** per_client: links open now, from CONNACK until their DISCONNECT is done. */
@@ -87,6 +98,10 @@ export class Bridge {
    */
   async attach(cpId: string, protocol: string, credentials: CpCredentials): Promise<Attachment> {
     const per = this.#perClient;
+    if (per === undefined && this.#wildcard !== undefined) {
+      await this.#wildcard;
+      return { bind: () => undefined, release: () => undefined };
+    }
     if (per === undefined) {
       await this.#acquire(cpId);
       let released = false;

@@ -12,6 +12,8 @@ export type ParsedDownstream =
 export interface MessageFormat {
   up(cpId: string, type: MessageKind, action: string, messageId: string, protocol: string, payloadText: string): { topic: string; payload: string };
   dnFilter(cpId: string): string;
+  /** One filter that matches every charge point's downstream topics (the embedded broker's single subscription). */
+  dnWildcard(): string;
   /** undefined: not a downstream topic of this format. */
   parseDn(topic: string, payload: Buffer): ParsedDownstream | undefined;
 }
@@ -26,6 +28,10 @@ export class TopicFormat implements MessageFormat {
 
   dnFilter(cpId: string): string {
     return this.layout.dnFilter(cpId);
+  }
+
+  dnWildcard(): string {
+    return this.layout.dnWildcard();
   }
 
   parseDn(topic: string, payload: Buffer): ParsedDownstream | undefined {
@@ -61,6 +67,10 @@ export class Emqx5Format implements MessageFormat {
 
   dnFilter(cpId: string): string {
     return `${this.mountpoint}cs/${encodeLevel(cpId)}`;
+  }
+
+  dnWildcard(): string {
+    return `${this.mountpoint}cs/+`;
   }
 
   parseDn(topic: string, payload: Buffer): ParsedDownstream | undefined {

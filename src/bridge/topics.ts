@@ -137,6 +137,14 @@ export class TopicLayout {
       .join('/');
   }
 
+  /**
+   * One subscription for every charge point's downstream messages: each level that holds a placeholder
+   * becomes "+" ("ocpp/+/dn/+/+/+"). Levels the filter lets through that do not fit are refused by parseDn.
+   */
+  dnWildcard(): string {
+    return this.#dn.map((level) => (level.some((p) => 'placeholder' in p) ? '+' : level.map((p) => ('literal' in p ? p.literal : '')).join(''))).join('/');
+  }
+
   /** Reads cpId, type, action and messageId from a downstream topic; undefined if it does not fit. */
   parseDn(topic: string): DownstreamTopic | undefined {
     // Every service message passes here: level by level with indexOf, no split, no per-call arrays.
