@@ -1,6 +1,7 @@
 // Every counter the gateway keeps, as Prometheus metrics (prom-client, a registry of our own). The
 // HTTP API's /api/v1/stats reads the same numbers. Names: ocpp_gateway_*. [SPEC §9]
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type LabelValues, type Metric } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry, type LabelValues, type Metric } from 'prom-client';
+import { TallyHistogram, type HistogramChild } from './tally-histogram.js';
 import { VERSION } from './version.js';
 
 export interface MetricSources {
@@ -82,8 +83,8 @@ export class Metrics {
   readonly #counted: Counter<'what'>;
   readonly #publishes: Counter<'result'>;
   readonly #publishesRefused: Counter<'reason'>;
-  readonly #roundTrip: Histogram<'direction' | 'action'>;
-  readonly #publishLatency: Histogram;
+  readonly #roundTrip: TallyHistogram<'direction' | 'action'>;
+  readonly #publishLatency: TallyHistogram;
   /**
    * Frames and bytes are counted in plain numbers on the hot path (every frame) and handed to
    * prom-client when it collects (a scrape, /api/v1/stats): its inc() allocates on every call.
@@ -92,8 +93,8 @@ export class Metrics {
   readonly #frameTallies = new Map<string, Map<string, Map<string, Tally>>>();
   readonly #byteTallies = { in: { labels: { direction: 'in' }, count: 0, reported: 0 }, out: { labels: { direction: 'out' }, count: 0, reported: 0 } };
   /** Cached label children: prom-client's label lookup is too slow for every round trip. */
-  readonly #roundTripChildren = new Map<string, { observe(v: number): void }>();
-  #publishOk: { inc(n?: number): void } | undefined;
+  readonly #roundTripChildren = new Map<string, HistogramChild>();
+  readonly #publishOk: Tally = { labels: { result: 'ok' }, count: 0, reported: 0 };
   #authChecks: AuthCheckSource = NO_AUTH_CHECKS;
   #ready: () => boolean = () => false;
 
@@ -131,16 +132,17 @@ export class Metrics {
     this.#timeouts = counter('timeouts_total', 'CALLs that got no answer in time: upstream (service too slow) and dnstream (charge point too slow).', ['direction']);
     this.#queueDrops = counter('queue_drops_total', 'Service CALLs refused because the charge point\'s queue was full.');
     this.#counted = counter('flow_events_total', 'concurrent_forwarded: a CP CALL forwarded while another of its CALLs was pending (upstream.concurrent_calls forward); retransmission: a downstream CALL re-sent (dnstream.max_retries).', ['what']);
-    this.#publishes = counter('mqtt_publishes_total', 'Publishes to the broker, by result.', ['result']);
+    const publishOk = this.#publishOk;
+    this.#publishes = new Counter({ name: 'ocpp_gateway_mqtt_publishes_total', help: 'Publishes to the broker, by result.', labelNames: ['result'], registers, collect() { report(this, publishOk); } });
     this.#publishesRefused = counter('publishes_refused_total', 'Publishes the broker refused, dropped instead of resent: connection_dropped (the broker dropped the connection each time the publish was outstanding), puback_0x.. (an MQTT 5 PUBACK reason code).', ['reason']);
-    this.#roundTrip = new Histogram({
+    this.#roundTrip = new TallyHistogram({
       name: 'ocpp_gateway_round_trip_seconds',
       help: 'CALL to answer: upstream = a charge point CALL until the service\'s answer is sent to it; dnstream = a service CALL sent to the charge point until its answer.',
       labelNames: ['direction', 'action'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
-    this.#publishLatency = new Histogram({ name: 'ocpp_gateway_mqtt_publish_seconds', help: 'Time until the broker took a publish (PUBACK at QoS 1).', buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers });
+    this.#publishLatency = new TallyHistogram({ name: 'ocpp_gateway_mqtt_publish_seconds', help: 'Time until the broker took a publish (PUBACK at QoS 1).', buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers });
     new Gauge({ name: 'ocpp_gateway_connections', help: 'Charge points connected now.', registers, collect() { this.set(sources.connections()); } });
     new Gauge({
       name: 'ocpp_gateway_pending_calls', help: 'CALLs awaiting an answer now: upstream (from charge points), dnstream_inflight, dnstream_queued.', labelNames: ['state'], registers,
@@ -213,8 +215,7 @@ export class Metrics {
   publishRefused(reason: string): void { this.#publishesRefused.inc({ reason }); }
   publishResult(ok: boolean, seconds: number): void {
     if (ok) {
-      this.#publishOk ??= this.#publishes.labels({ result: 'ok' });
-      this.#publishOk.inc();
+      this.#publishOk.count++;
       this.#publishLatency.observe(seconds);
     } else this.#publishes.inc({ result: 'failed' });
   }
