@@ -86,3 +86,19 @@ export const REJECTED_REASONS = {
   suppressed: 'Summary, once per ocpp.rejected_events_window: the charge point caused more than ocpp.max_rejected_events rejections; the rest were counted but not published. Body: count, and byReason {reason: count}.',
 } as const;
 export type RejectedReason = keyof typeof REJECTED_REASONS;
+
+/**
+ * The gateway cannot start as configured (a port taken, a file unreadable, a bad setting found late):
+ * the CLI prints its message, one problem a line, and exits 1. [SPEC §2]
+ */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+}
+
+/** Thrown by an upgrade pipeline step: the upgrade is answered with the refusal's status. [SPEC §3] */
+export class UpgradeRefused extends Error {
+  override readonly name = 'UpgradeRefused';
+  constructor(readonly refusal: UpgradeRefusal, readonly detail: string, readonly cpId?: string) {
+    super(detail);
+  }
+}

@@ -27,6 +27,8 @@ import { isLoopbackHost } from './transport/web-guards.js';
 import { configuredSchemas, MessageChecks } from './validation/checks.js';
 import { RecentDisconnects } from './session/cp-facts.js';
 import { OcppServer, type ListenerSpec } from './transport/ocpp-server.js';
+import { CpSessions } from './transport/cp-sessions.js';
+import { UpgradePipeline, type UpgradeEntry } from './transport/upgrade-pipeline.js';
 import { Admission } from './transport/admission.js';
 import { RefusalReports } from './transport/refusal-reports.js';
 import { readKeyFile } from './transport/tls.js';
@@ -65,6 +67,13 @@ export interface Gateway {
   ready(): { ready: boolean; checks: Record<string, boolean> };
   /** Resolves when the broker connection is (or becomes) `connected`. */
   brokerState(connected: boolean): Promise<void>;
+  /**
+   * The OCPP upgrade to mount on an HTTP(S) server of your own (`server.on('upgrade', (req, socket,
+   * head) => h.handleUpgrade(req, socket, head))`, and `h.handleRequest` for 'request'): the same
+   * pipeline as the gateway's listeners, sharing their registry, limits, auth and bridge. `entry`
+   * names it in logs and sets the security profile (default: ws, ocpp.security_profile).
+   */
+  upgradeHandler(entry?: UpgradeEntry): UpgradePipeline;
   /** SIGHUP: re-read credentials and TLS certificates. */
   reload(): Promise<void>;
   /** Graceful shutdown: close CPs with 1001, publish offline presence, flush, stop. Bounded by shutdown_timeout. */
@@ -250,19 +259,20 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         tls: { certFile: o.tls.cert_file, keyFile: o.tls.key_file, caFile: o.tls.ca_file, minVersion: o.tls.min_version, cnMustMatch: o.tls.cn_must_match },
       });
     }
+    const sessions = new CpSessions({ config, clock, log, metrics, bridge, registry, admission, checks, recentlyDisconnected, brokerReady: () => broker.isConnected() });
     const servers: OcppServer[] = [];
     const bound: Partial<Record<'ws' | 'wss', { host: string; port: number }>> = {};
     for (const listener of listeners) {
       let server: OcppServer;
       try {
-        server = new OcppServer({ config, listener, clock, log, metrics, bridge, registry, recentlyDisconnected, auth, checks, admission, refusalReports, brokerReady: () => broker.isConnected() });
+        server = new OcppServer({ config, listener, clock, log, metrics, bridge, sessions, auth, admission, refusalReports, brokerReady: () => broker.isConnected() });
       } catch (err) {
         throw new StartupError((err as Error).message);
       }
       servers.push(server);
       cleanups.push(async () => {
         const closing = server.stopAccepting();
-        server.closeAll('shutdown');
+        sessions.closeAll('shutdown');
         await closing;
       });
       bound[listener.name] = { host: listener.host, port: (await server.start()).port };
@@ -275,9 +285,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       // Several instances on one broker: a charge point that reconnects elsewhere is closed here.
       // (per_client: the broker's own client-id takeover does this.)
       const instanceId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-      const enableTakeover = () => bridge.enableTakeover(instanceId, (cpId, connectedAt, by) => {
-        for (const srv of servers) srv.takeOver(cpId, connectedAt, by);
-      });
+      const enableTakeover = () => bridge.enableTakeover(instanceId, (cpId, connectedAt, by) => sessions.takeOver(cpId, connectedAt, by));
       if (broker.isConnected()) await enableTakeover();
       else {
         // Started without the broker: subscribe when it connects (no charge point is admitted before).
@@ -336,7 +344,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         log.info({ connected: registry.size }, 'gateway.stopping');
         listening = false;
         const closingListeners = Promise.all(servers.map((srv) => srv.stopAccepting()));
-        servers[0]?.closeAll('shutdown');
+        sessions.closeAll('shutdown');
         await withTimeout(bridge.drained(), config.shutdown_timeout / 2);
         await withTimeout(closingListeners.then(() => undefined), config.shutdown_timeout / 2);
         cleanups.length = 0;
@@ -357,7 +365,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (broker.isConnected() === connected) return resolve();
       broker.onConnectionChange((now) => { if (now === connected) resolve(); });
     });
-    return { config, addresses, registry, metrics, bridge, api, ready, brokerState, reload, close };
+    const upgradeHandler = (entry: UpgradeEntry = { name: 'ws', profile: o.security_profile as 0 | 1 | 3 }) =>
+      new UpgradePipeline({ config, entry, clock, log, metrics, bridge, sessions, auth, admission, refusalReports, brokerReady: () => broker.isConnected() });
+    return { config, addresses, registry, metrics, bridge, api, ready, brokerState, upgradeHandler, reload, close };
   } catch (err) {
     await cleanup();
     // A startup error may quote mqtt.url (an external broker that refused or never answered).

@@ -1,10 +1,9 @@
 // Binding a listener, with the one-line error an operator needs when the port is taken. [SPEC §2]
 import type { Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { StartupError } from '../errors.js';
 
-export class StartupError extends Error {
-  override readonly name = 'StartupError';
-}
+export { StartupError } from '../errors.js';
 
 export interface ListenTarget {
   /** What listens, for messages: "OCPP WebSocket". */
