@@ -39,7 +39,7 @@ test('[SPEC §3, §4] handleUpgrade mounted on a plain http.createServer(): an o
   });
   const svc = await Service.connect(t, mqttUrl);
   const cp = await chargePoint(t, `${base}/ocpp`, 'MOUNTED1', {}, (c) => {
-    c.handle('Reset', ({ params }) => ({ status: (params as { type: string }).type === 'Soft' ? 'Accepted' : 'Rejected' }));
+    c.handle('Reset', async ({ params }) => ({ status: (params as { type: string }).type === 'Soft' ? 'Accepted' : 'Rejected' }));
   });
 
   const connected = await svc.waitFor('ocpp/MOUNTED1/event/connected');
