@@ -5,7 +5,8 @@ import addFormatsImport from 'ajv-formats';
 import type { ProtocolProfile } from '../ocpp/protocols.js';
 import { cutText } from '../ocpp/quote.js';
 import { codeForKeyword } from './error-codes.js';
-import { schemaKey, type SchemaKind, type SchemaMap } from './schema-source.js';
+import { DATE_TIME_FORMAT } from './date-time.js';
+import type { SchemaKind, SchemaMap } from './schema-source.js';
 
 // ajv-formats is CommonJS with a default export.
 const addFormats = addFormatsImport as unknown as (ajv: Ajv) => Ajv;
@@ -49,17 +50,25 @@ function describe(e: ErrorObject): { path: string; reason: string } {
 }
 
 /** The compiled validators of one protocol version. */
+const VALID: ValidationResult = Object.freeze({ ok: true });
+
 export class SchemaValidator {
   readonly #validators = new Map<string, ValidateFunction>();
+  /** The same validators by kind, then action: the lookup of every message builds no key string. */
+  readonly #byKind: Record<SchemaKind, Map<string, ValidateFunction>> = { req: new Map(), conf: new Map() };
   readonly #spec: ProtocolProfile;
 
   constructor(spec: ProtocolProfile, schemas: SchemaMap) {
     this.#spec = spec;
     const ajv = new Ajv({ strict: false, allErrors: false, validateSchema: false, messages: true });
     addFormats(ajv);
+    ajv.addFormat('date-time', DATE_TIME_FORMAT);
     for (const [key, schema] of schemas) {
       try {
-        this.#validators.set(key, ajv.compile({ ...schema, $id: `ocpp-gateway:${spec.name}:${key}` }));
+        const fn = ajv.compile({ ...schema, $id: `ocpp-gateway:${spec.name}:${key}` });
+        this.#validators.set(key, fn);
+        const dot = key.lastIndexOf('.');
+        this.#byKind[key.slice(dot + 1) as SchemaKind]?.set(key.slice(0, dot), fn);
       } catch (err) {
         throw new Error(`schema ${key} for ${spec.name} does not compile: ${(err as Error).message}`);
       }
@@ -76,9 +85,9 @@ export class SchemaValidator {
   }
 
   validate(action: string, kind: SchemaKind, payload: unknown): ValidationResult {
-    const fn = this.#validators.get(schemaKey(action, kind));
+    const fn = this.#byKind[kind].get(action);
     if (fn === undefined) return { ok: false, unknownAction: true };
-    if (fn(payload)) return { ok: true };
+    if (fn(payload)) return VALID;
     const first = fn.errors?.[0];
     if (first === undefined) return { ok: false, failure: { code: this.#spec.codes.formation, keyword: 'unknown', path: '', reason: 'invalid' } };
     const { path, reason } = describe(first);
