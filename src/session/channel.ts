@@ -4,6 +4,7 @@
 import { DEFAULT_MAX_JSON_DEPTH, encodeCall, encodeCallError, encodeCallResult, exceedsJsonDepth, type CallErrorFrame, type CallResultFrame, type DecodeFailure, type Frame } from '../ocpp/codec.js';
 import { CALL, CALLRESULTERROR, MAX_MESSAGE_ID_LENGTH, SEND, type MessageTypeId, type ProtocolProfile } from '../ocpp/protocols.js';
 import { cutText } from '../ocpp/quote.js';
+import { RecentAnswers } from './recent-answers.js';
 import type { GatewayErrorReason, RejectedReason } from '../errors.js';
 import type { Direction, PayloadChecker } from '../validation/checks.js';
 import type { SchemaKind } from '../validation/schema-source.js';
@@ -96,7 +97,8 @@ const RECENT_ANSWERS = 16;
 export class Channel {
   readonly #o: ChannelOptions;
   readonly #upstream = new Map<string, PendingUpstream>();
-  readonly #recentAnswers = new Map<string, string>();
+  /** 2.1 only (the versions with CALLRESULTERROR), made on the first answer. */
+  #recentAnswers: RecentAnswers | undefined;
   readonly #queue: DownstreamCall[] = [];
   #inFlight: InFlight | null = null;
   #badCount = 0;
@@ -135,10 +137,10 @@ export class Channel {
       case 5: {
         // [OCPP-J 2.1 §4.2.4] the CP refused one of our recent CALLRESULTs: pass it on. One that refuses
         // nothing we sent is unanswerable, like a CALLRESULT for no pending CALL. [SPEC §6]
-        const action = this.#recentAnswers.get(frame.messageId);
+        const action = this.#recentAnswers?.actionOf(frame.messageId);
         if (action === undefined) return this.#unanswerable(frame, now, out);
         // A CALLRESULT is refused once: a repeat refuses nothing we sent (not published again, counted).
-        this.#recentAnswers.delete(frame.messageId);
+        this.#recentAnswers?.forget(frame.messageId);
         out.push({ kind: 'publish', type: 'resulterror', action, messageId: frame.messageId, payloadText: errorPayload(frame.errorCode, frame.errorDescription, frame.errorDetailsText) });
         return;
       }
@@ -159,7 +161,7 @@ export class Channel {
   /** The action a frame from the CP concerns, for counters. */
   #actionOf(frame: Frame): string {
     if (frame.type === 2 || frame.type === 6) return frame.action;
-    if (frame.type === 5) return this.#recentAnswers.get(frame.messageId) ?? 'unknown';
+    if (frame.type === 5) return this.#recentAnswers?.actionOf(frame.messageId) ?? 'unknown';
     return this.#inFlight?.messageId === frame.messageId ? this.#inFlight.action : 'unknown';
   }
 
@@ -335,8 +337,8 @@ export class Channel {
 
   /** A CALLRESULT sent to the CP, which a 2.1 CP may refuse with a CALLRESULTERROR. [OCPP-J 2.1 §4.2.4] */
   #rememberAnswer(messageId: string, action: string): void {
-    this.#recentAnswers.set(messageId, action);
-    if (this.#recentAnswers.size > RECENT_ANSWERS) this.#recentAnswers.delete(this.#recentAnswers.keys().next().value as string);
+    if (!this.#o.spec.messageTypes.has(CALLRESULTERROR)) return;
+    (this.#recentAnswers ??= new RecentAnswers(RECENT_ANSWERS)).remember(messageId, action);
   }
 
   #enqueue(call: DownstreamCall, msg: ServiceMessage, now: number, out: ChannelAction[]): void {
