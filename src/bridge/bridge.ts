@@ -8,10 +8,13 @@ import type { Connection } from '../transport/connection.js';
 import type { Logger } from '../obs/log.js';
 import type { Metrics } from '../obs/metrics.js';
 import { performance } from 'node:perf_hooks';
-import { PublishRefused, type BrokerPort } from './broker.js';
+import { PublishRefused, type BrokerPort, type PublishOptions } from './broker.js';
 import type { TopicLayout } from './topics.js';
 import type { MessageFormat } from './message-format.js';
 import { ClientLink, LinkDropped, type BrokerEndpoint, type LinkLoss } from './client-link.js';
+
+const RETAINED: PublishOptions = Object.freeze({ retain: true });
+const NOT_RETAINED: PublishOptions = Object.freeze({ retain: false });
 
 /** Longest topic MQTT can carry, in bytes of UTF-8. [MQTT-1.5.3] */
 const MAX_TOPIC_BYTES = 65_535;
@@ -186,7 +189,8 @@ export class Bridge {
       return Promise.reject(new Error('the MQTT broker is not connected'));
     }
     const out = this.#format.up(conn.cpId, type, action, messageId, conn.protocol, payloadText);
-    return this.#publish(out.topic, out.payload, false, { cpId: conn.cpId, action, protocol: conn.protocol }, port);
+    // MQTT 5 user properties travel on an external broker's connection; in-process they would be dropped.
+    return this.#publish(out.topic, out.payload, false, port.kind === 'embedded' ? undefined : { cpId: conn.cpId, action, protocol: conn.protocol }, port);
   }
 
   /** An event about cpId; `via` = the connection it is about, whose own link carries it in per_client mode. */
@@ -246,7 +250,7 @@ export class Bridge {
       return Promise.reject(refused);
     }
     const started = performance.now();
-    const options = userProperties ? { retain, userProperties } : { retain };
+    const options = userProperties ? { retain, userProperties } : retain ? RETAINED : NOT_RETAINED;
     // A charge point's own link can die under a publish (the broker took the client id over, or is
     // going away): the shared connection carries it instead (QoS 1: at least once).
     let sent = port.publish(topic, payload, options);
