@@ -4,7 +4,7 @@
 import type { GatewayErrorReason, RejectedReason } from '../errors.js';
 import type { MessageKind } from '../session/channel.js';
 import type { Registry } from '../session/registry.js';
-import type { Connection } from '../transport/connection.js';
+import type { DownstreamSink } from '../session/sink.js';
 import type { Logger } from '../obs/log.js';
 import type { Metrics } from '../obs/metrics.js';
 import { performance } from 'node:perf_hooks';
@@ -39,7 +39,7 @@ export interface CpCredentials {
  */
 export interface Attachment {
   /** The accepted connection: downstream messages now go to it; onLost when the broker ends its link. */
-  bind(conn: Connection, onLost: (loss: LinkLoss) => void): void;
+  bind(conn: DownstreamSink, onLost: (loss: LinkLoss) => void): void;
   /** Ends the hold, after every publish made so far (call it after the teardown's publishes). */
   release(): void;
 }
@@ -48,7 +48,7 @@ export class Bridge {
   readonly #broker: BrokerPort;
   readonly #topics: TopicLayout;
   readonly #format: MessageFormat;
-  readonly #registry: Registry<Connection>;
+  readonly #registry: Registry<DownstreamSink>;
   readonly #log: Logger;
   readonly #metrics: Metrics;
   readonly #subscriptions = new Map<string, number>();
@@ -73,7 +73,7 @@ export class Bridge {
   readonly #takenOver = new Map<string, number>();
   #onTakeover: (cpId: string, connectedAt: number, instanceId: string) => void = () => undefined;
 
-  constructor(broker: BrokerPort, topics: TopicLayout, format: MessageFormat, registry: Registry<Connection>, log: Logger, metrics: Metrics, offlineCalls: 'reject' | 'queue' = 'reject', perClient?: PerClientLinks) {
+  constructor(broker: BrokerPort, topics: TopicLayout, format: MessageFormat, registry: Registry<DownstreamSink>, log: Logger, metrics: Metrics, offlineCalls: 'reject' | 'queue' = 'reject', perClient?: PerClientLinks) {
     this.#format = format;
     this.#perClient = perClient;
     this.#offlineCalls = offlineCalls;
@@ -126,7 +126,7 @@ export class Bridge {
     }
     this.#newestLink.set(cpId, link);
     this.#openLinks++;
-    let bound: Connection | undefined;
+    let bound: DownstreamSink | undefined;
     let released = false;
     return {
       bind: (conn, onLost) => {
@@ -181,7 +181,7 @@ export class Bridge {
     this.#broker.unsubscribe(this.#format.dnFilter(cpId)).catch((err: unknown) => this.#log.warn({ cpId, err: String(err) }, 'mqtt.unsubscribe_failed'));
   }
 
-  publishUp(conn: Connection, type: MessageKind, action: string, messageId: string, payloadText: string, gatewayReason?: GatewayErrorReason): Promise<void> {
+  publishUp(conn: DownstreamSink, type: MessageKind, action: string, messageId: string, payloadText: string, gatewayReason?: GatewayErrorReason): Promise<void> {
     if (gatewayReason !== undefined) this.#metrics.gatewayError(gatewayReason);
     // [SPEC §5] a CP CALL is never reported as delivered when the broker cannot take it.
     const port = this.#portFor(conn);
@@ -208,7 +208,7 @@ export class Bridge {
   }
 
   /** The retained presence topic. [SPEC §4] */
-  publishPresence(cpId: string, online: boolean, protocol: string, since: number, via?: Connection): Promise<void> {
+  publishPresence(cpId: string, online: boolean, protocol: string, since: number, via?: DownstreamSink): Promise<void> {
     return this.#publish(this.#topics.status(cpId, protocol), JSON.stringify({ online, protocol, since: new Date(since).toISOString() }), true, undefined, this.#portFor(via));
   }
 
@@ -222,7 +222,7 @@ export class Bridge {
     await this.#broker.subscribe(this.#topics.eventFilter('takeover'));
   }
 
-  announceTakeover(conn: Connection): void {
+  announceTakeover(conn: DownstreamSink): void {
     if (this.#instanceId === undefined) return;
     const body = { cpId: conn.cpId, instanceId: this.#instanceId, connectedAt: conn.connectedAt };
     this.#publish(this.#topics.event(conn.cpId, 'takeover', conn.protocol), JSON.stringify(body), false).catch(() => undefined);
@@ -311,7 +311,7 @@ export class Bridge {
    * A downstream message to its connection. `only`: per_client, the one cpId this link may carry
    * (a broker ACL could let more through; those are not ours to deliver).
    */
-  #dispatch(topic: string, payload: Buffer, port: BrokerPort, target: (cpId: string) => Connection | undefined, only?: string): void {
+  #dispatch(topic: string, payload: Buffer, port: BrokerPort, target: (cpId: string) => DownstreamSink | undefined, only?: string): void {
     try {
       this.#route(topic, payload, port, target, only);
     } catch (err) {
@@ -322,7 +322,7 @@ export class Bridge {
     }
   }
 
-  #route(topic: string, payload: Buffer, port: BrokerPort, target: (cpId: string) => Connection | undefined, only?: string): void {
+  #route(topic: string, payload: Buffer, port: BrokerPort, target: (cpId: string) => DownstreamSink | undefined, only?: string): void {
     const dn = this.#format.parseDn(topic, payload);
     if (dn === undefined || (only !== undefined && dn.cpId !== only)) {
       this.#log.debug({ topic }, 'mqtt.unroutable');

@@ -9,7 +9,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { BrokerMessageHandler, BrokerPort, PublishOptions, PublishRefused } from './broker.js';
 import { RefusedPublishes } from './refused-publishes.js';
 import { endBounded, endpointOptions, publishVia, type BrokerEndpoint } from './client-link.js';
-import { StartupError } from '../transport/listen.js';
+import { StartupError } from '../errors.js';
 import { Backoff } from './backoff.js';
 import { batchWrites } from './batch-writes.js';
 

@@ -12,6 +12,7 @@ import type { Metrics } from '../obs/metrics.js';
 import type { FrameLog, FrameLogPolicy } from '../obs/frame-log.js';
 import { CpBudgets, type CpBudgetLimits } from './cp-budgets.js';
 import { noteFacts, type CpFacts } from '../session/cp-facts.js';
+import type { DownstreamSink } from '../session/sink.js';
 
 export interface ConnectionLimits extends CpBudgetLimits {
   readonly pingIntervalMs: number;
@@ -70,7 +71,7 @@ const WS_ERROR_REASONS: Record<string, CloseReason> = {
   WS_ERR_INVALID_UTF8: 'invalid_utf8',
 };
 
-export class Connection {
+export class Connection implements DownstreamSink {
   readonly cpId: string;
   readonly protocol: Protocol;
   readonly remoteAddress: string;
