@@ -21,6 +21,8 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const flags = Object.fromEntries(args.filter((a) => a.startsWith('--') && a.includes('=')).map((a) => [a.slice(2, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]));
 const chosen = args.filter((a) => !a.startsWith('--'));
+// --baseline=DIR: the checkout the gateway-baseline target runs (see bench/lib/targets.ts).
+if (flags['baseline'] !== undefined) process.env['BENCH_BASELINE_DIR'] = flags['baseline'];
 const names = chosen.length > 0 ? chosen : Object.keys(SCENARIOS);
 const outDir = new URL('./results/', import.meta.url);
 mkdirSync(outDir, { recursive: true });

@@ -13,11 +13,14 @@ export interface GatewayProcess {
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
-/** `nodeArgs` go before the script (e.g. `--cpu-prof`, `--cpu-prof-dir=DIR`: written when the gateway exits). */
-export async function startGatewayProcess(sets: string[] = [], nodeArgs: string[] = []): Promise<GatewayProcess> {
+/**
+ * `nodeArgs` go before the script (e.g. `--cpu-prof`, `--cpu-prof-dir=DIR`: written when the gateway exits).
+ * `root`: the checkout whose bin/ and dist/ run (another commit's, for a before/after in one run).
+ */
+export async function startGatewayProcess(sets: string[] = [], nodeArgs: string[] = [], root = ROOT): Promise<GatewayProcess> {
   const args = [...nodeArgs, 'bin/ocpp-gateway.js', '--ocpp-host', '127.0.0.1', '--ocpp-port', '0', '--mqtt-port', '0', '--mqtt-ws-port', '0', '--api-port', '0', '--log-level', 'info', '--set', 'mqtt.embedded.host=127.0.0.1'];
   for (const s of sets) args.push('--set', s);
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   for await (const line of lines) {
     const e = JSON.parse(line) as { msg: string; ocpp?: { port: number }; mqtt?: { port: number }; api?: { port: number } };

@@ -11,7 +11,7 @@ import { startGatewayProcess } from './gateway-process.js';
  * `diy` is the lean DIY bridge (ocpp-rpc strict + aedes in the same process, bench/targets/diy-lean.ts);
  * `diy-mqttjs-hop` is the first DIY target, which publishes through an MQTT.js connection to its own aedes.
  */
-export type TargetName = 'gateway' | 'gateway-mosquitto' | 'gateway-mosquitto-per-client' | 'diy' | 'diy-mqttjs-hop' | 'pipe' | 'floor';
+export type TargetName = 'gateway' | 'gateway-baseline' | 'gateway-mosquitto' | 'gateway-mosquitto-per-client' | 'diy' | 'diy-mqttjs-hop' | 'pipe' | 'floor';
 
 /** Node flags for the gateway process (e.g. --cpu-prof), from the bench's own flags. */
 export interface TargetOptions { nodeArgs?: string[] }
@@ -80,6 +80,14 @@ export async function startTarget(name: TargetName, extraSettings: string[] = []
   switch (name) {
     case 'gateway': {
       const gw = await startGatewayProcess([...BENCH_GATEWAY_SETTINGS, ...extraSettings], opts.nodeArgs);
+      return { name, pid: gw.pid, helperPids: [], ocppPort: gw.ocppPort, mqttPort: gw.mqttPort, stop: gw.stop };
+    }
+    case 'gateway-baseline': {
+      // Another commit's gateway (flag --baseline=DIR: a checkout with dist/ built and node_modules), so a
+      // lever is measured before and after in one run, under the same machine load.
+      const root = process.env['BENCH_BASELINE_DIR'];
+      if (root === undefined || root === '') throw new Error('target gateway-baseline needs --baseline=DIR (a checkout of the baseline commit with dist/ built)');
+      const gw = await startGatewayProcess([...BENCH_GATEWAY_SETTINGS, ...extraSettings], opts.nodeArgs, root);
       return { name, pid: gw.pid, helperPids: [], ocppPort: gw.ocppPort, mqttPort: gw.mqttPort, stop: gw.stop };
     }
     case 'gateway-mosquitto':
