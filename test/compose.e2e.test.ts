@@ -6,6 +6,9 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UPGRADE_STEPS } from '../src/transport/upgrade-pipeline.js';
+import { loadConfig } from '../src/config/load.js';
+import { BROKER_KINDS, brokerKindFor } from '../src/compose/brokers/index.js';
+import { AUTH_PROVIDERS } from '../src/compose/auth/index.js';
 import { chargePoint, Service, startTestGateway, until, upgradeStatus, within } from './support/harness.js';
 import { defer } from './support/cleanup.js';
 
@@ -28,6 +31,20 @@ test('[SPEC §3] the upgrade pipeline has its named steps in the documented orde
     'rate', 'accepting', 'path', 'origin', 'address_limit', 'readiness', 'capacity', 'subprotocol',
     'certificate', 'credentials', 'authenticate', 'agreed', 'subscription', 'handshake', 'register',
   ]);
+});
+
+test('[SPEC §7] one broker kind row serves each broker setting; one auth row per auth.provider value', () => {
+  const kindOf = (settings: Array<[string, unknown]>) => {
+    const loaded = loadConfig({ overrides: settings });
+    if (!loaded.ok) throw new Error(loaded.errors.join('; '));
+    return brokerKindFor(loaded.config).name;
+  };
+  assert.equal(kindOf([]), 'embedded');
+  assert.equal(kindOf([['mqtt.url', 'mqtt://127.0.0.1:1']]), 'external');
+  assert.equal(kindOf([['mqtt.url', 'mqtt://127.0.0.1:1'], ['mqtt.client_mode', 'per_client']]), 'per_client');
+  assert.deepEqual(BROKER_KINDS.map((k) => k.name), ['embedded', 'external', 'per_client']);
+  // The row record is typed by auth.provider's values: a value without a row does not compile.
+  assert.deepEqual(Object.keys(AUTH_PROVIDERS).sort(), ['broker', 'file', 'http', 'none']);
 });
 
 test('[SPEC §3, §4] handleUpgrade mounted on a plain http.createServer(): an ocpp-rpc charge point connects and is bridged both ways', T, async (t) => {
