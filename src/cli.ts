@@ -22,6 +22,7 @@ const FLAG_KEYS: ReadonlyArray<readonly [flag: string, attribute: string, key: s
   ['--mqtt-url <url>', 'mqttUrl', 'mqtt.url', 'use an external broker instead of the embedded one (mqtt.url)'],
   ['--mqtt-port <port>', 'mqttPort', 'mqtt.embedded.port', 'embedded broker TCP port (mqtt.embedded.port)'],
   ['--mqtt-ws-port <port>', 'mqttWsPort', 'mqtt.embedded.ws_port', 'embedded broker WebSocket port (mqtt.embedded.ws_port)'],
+  ['--workers <n|auto>', 'workers', 'ocpp.workers', 'worker processes behind the OCPP port(s); auto = one per core (ocpp.workers)'],
   ['--api-host <host>', 'apiHost', 'api.host', 'HTTP API address (api.host)'],
   ['--api-port <port>', 'apiPort', 'api.port', 'HTTP API port (api.port)'],
   ['--log-level <level>', 'logLevel', 'log.level', 'fatal|error|warn|info|debug|trace|silent (log.level)'],

@@ -1,6 +1,7 @@
 // The one configuration schema: every key, its type, default and documentation. The Config type is
 // derived from it; docs/configuration.md is generated from it (npm run docs:config) and a test keeps
 // the two in sync.
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
 import { isLoopbackHost } from '../transport/web-guards.js';
@@ -33,6 +34,23 @@ function int(def: number, min: number, max: number, doc: string) {
     })
     .prefault(def)
     .meta({ description: doc, 'x-type': `integer ${min}–${max}` });
+}
+
+/** ocpp.workers: a count, or "auto" = one per core (os.availableParallelism()), resolved here. [SPEC §7] */
+function workerCount(def: number, max: number, doc: string) {
+  return z
+    .union([z.number(), z.string()])
+    .transform((value, ctx) => {
+      if (value === 'auto') return availableParallelism();
+      const n = typeof value === 'number' ? value : value.trim() === '' ? Number.NaN : Number(value);
+      if (!Number.isInteger(n) || n < 1 || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number from 1 to ${max} or "auto", got ${JSON.stringify(value)}` });
+        return z.NEVER;
+      }
+      return n;
+    })
+    .prefault(def)
+    .meta({ description: doc, 'x-type': `integer 1–${max}, or auto` });
 }
 
 const port = (def: number, doc: string) => int(def, 0, 65535, `${doc} 0 picks a free port (logged at start).`);
@@ -88,6 +106,7 @@ export const configShape = z
         max_rejected_events: int(20, 0, 1_000_000, 'event/rejected messages published per charge point within rejected_events_window; the rest are counted (rejected_events_suppressed_total) and summarised in one event/rejected with reason suppressed when the window ends. Refused upgrades (log line and event) are budgeted the same way per source address, summarised in one cp.upgrade_refusals_suppressed log line. 0 = unlimited.'),
         rejected_events_window: duration('1m', 'Window over which max_rejected_events is counted.'),
         max_connections: int(100_000, 1, 10_000_000, 'Most charge point connections at once; beyond it upgrades get HTTP 503.'),
+        workers: workerCount(1, 1024, 'Worker processes serving the OCPP listeners (node:cluster, round-robin); "auto" = one per core. 1 = everything in this one process. With more, the limits of this section (max_connections, connect rates, per-address limits) hold per worker; see docs/scaling.md.'),
         handshake_timeout: duration('10s', 'Time allowed from TCP accept to a completed WebSocket upgrade (includes authentication).'),
         max_outbound_buffer: size('4MiB', 'Bytes queued for a charge point that does not read; beyond it the connection is closed (1008, slow_consumer).'),
         max_connections_per_address: int(1000, 1, 10_000_000, 'Most connections (and upgrades in progress) from one remote address; beyond it HTTP 429.'),
