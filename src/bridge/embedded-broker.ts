@@ -136,18 +136,20 @@ export class EmbeddedBroker implements BrokerPort {
   }
 
   publish(topic: string, payload: string, options?: PublishOptions): Promise<void> {
+    const retain = options?.retain ?? false;
     return new Promise((resolve, reject) => {
-      const run = () => {
-        this.#inflight++;
-        this.#aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: this.#qos, retain: options?.retain ?? false, dup: false }, (err) => {
-          this.#inflight--;
-          this.#scheduleDrain();
-          if (err) reject(err);
-          else resolve();
-        });
-      };
-      if (this.#inflight < MAX_INFLIGHT && this.#backlog.length === this.#backlogHead) run();
-      else this.#backlog.push(run);
+      if (this.#inflight < MAX_INFLIGHT && this.#backlog.length === this.#backlogHead) this.#send(topic, payload, retain, resolve, reject);
+      else this.#backlog.push(() => this.#send(topic, payload, retain, resolve, reject));
+    });
+  }
+
+  #send(topic: string, payload: string, retain: boolean, resolve: () => void, reject: (err: Error) => void): void {
+    this.#inflight++;
+    this.#aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: this.#qos, retain, dup: false }, (err) => {
+      this.#inflight--;
+      if (this.#backlog.length !== this.#backlogHead) this.#scheduleDrain();
+      if (err) reject(err);
+      else resolve();
     });
   }
 
