@@ -481,3 +481,20 @@ test('[SPEC §6] the gateway\'s own CALLERROR descriptions stay within 255 chara
   assert.equal(frame?.[1], 'z'.repeat(400));
   assert.ok(String(frame?.[3]).length <= 255);
 });
+
+test('[SPEC §5] fromCp / fromService (the hot path) act exactly as handle() with the input object', () => {
+  const a = channel();
+  const b = channel();
+  const frames = ['[2,"u1","Heartbeat",{}]', '[2,"u2","Heartbeat",{}]', '[3,"nobody",{}]', '[2,"u1","Heartbeat",{}]'];
+  const messages: ServiceMessage[] = [
+    { type: 'response', action: 'Heartbeat', messageId: 'u1', payloadText: '{"currentTime":"2026-12-02T18:00:00Z"}' },
+    { type: 'request', action: 'Reset', messageId: 'd1', payloadText: '{"type":"Soft"}' },
+    { type: 'response', action: 'Heartbeat', messageId: 'unknown', payloadText: '{}' },
+  ];
+  for (const [i, text] of frames.entries()) {
+    const r = decodeFrame(text, base.spec);
+    assert.ok(r.ok);
+    assert.deepEqual(b.fromCp(r.frame, i), a.handle({ kind: 'cp_frame', frame: r.frame }, i));
+  }
+  for (const [i, m] of messages.entries()) assert.deepEqual(b.fromService(m, 10 + i), a.handle({ kind: 'service', message: m }, 10 + i));
+});

@@ -113,6 +113,20 @@ export class Channel {
   get inFlightDownstream(): number { return this.#inFlight === null ? 0 : 1; }
   get queueLength(): number { return this.#queue.length; }
 
+  /** A decoded frame from the CP: handle({ kind: 'cp_frame', frame }) without the input object (every frame comes here). */
+  fromCp(frame: Frame, now: number): ChannelAction[] {
+    const out: ChannelAction[] = [];
+    this.#onCpFrame(frame, now, out);
+    return out;
+  }
+
+  /** A service message: handle({ kind: 'service', message }) without the input object. */
+  fromService(message: ServiceMessage, now: number): ChannelAction[] {
+    const out: ChannelAction[] = [];
+    this.#onService(message, now, out);
+    return out;
+  }
+
   handle(input: ChannelInput, now: number): ChannelAction[] {
     const out: ChannelAction[] = [];
     switch (input.kind) {
