@@ -36,18 +36,25 @@ export function endpointOptions(e: BrokerEndpoint): IClientOptions {
  * One publish through an MQTT.js client; MQTT 5 user properties only where the connection speaks 5.
  * A publish the broker refuses rejects with PublishRefused (see RefusedPublishes).
  */
-export async function publishVia(client: MqttClient, refusals: RefusedPublishes, qos: 0 | 1 | 2, v5: boolean, topic: string, payload: string, options?: PublishOptions): Promise<void> {
+export function publishVia(client: MqttClient, refusals: RefusedPublishes, qos: 0 | 1 | 2, v5: boolean, topic: string, payload: string, options?: PublishOptions): Promise<void> {
   // User property values are UTF-8 strings that a broker validates like topics [MQTT-1.5.4-1..3]:
   // they carry the same encoded text as the topic levels.
-  const properties = v5 && options?.userProperties ? { properties: { userProperties: encodeValues(options.userProperties) } } : {};
+  const retain = options?.retain ?? false;
+  const opts = v5 && options?.userProperties ? { qos, retain, properties: { userProperties: encodeValues(options.userProperties) } } : { qos, retain };
   const unmark = options?.outstandingAtDrop === true ? refusals.suspect(topic, payload) : undefined;
-  try {
-    await client.publishAsync(topic, payload, { qos, retain: options?.retain ?? false, ...properties });
-  } catch (err) {
-    throw refusals.failure(err, topic);
-  } finally {
-    unmark?.();
-  }
+  // One promise per publish (the callback form of MQTT.js, not publishAsync inside an async function).
+  return new Promise((resolve, reject) => {
+    try {
+      client.publish(topic, payload, opts, (err) => {
+        unmark?.();
+        if (err) reject(refusals.failure(err, topic));
+        else resolve();
+      });
+    } catch (err) {
+      unmark?.();
+      reject(refusals.failure(err, topic));
+    }
+  });
 }
 
 function encodeValues(values: Readonly<Record<string, string>>): Record<string, string> {
