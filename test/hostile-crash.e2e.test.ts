@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Gateway } from '../src/gateway.js';
-import type { ChannelInput } from '../src/session/channel.js';
+import type { ChannelInput, ServiceMessage } from '../src/session/channel.js';
+import type { Frame } from '../src/ocpp/codec.js';
 import { chargePoint, rawSocket, Service, startTestGateway, type RawSocket } from './support/harness.js';
 import { answeringService, deepJson, metric, received, roundTrip, within } from './support/hostile-kit.js';
 
@@ -99,6 +100,21 @@ function injectFault(gw: Gateway, cpId: string, when: (input: ChannelInput) => b
     value: (input: ChannelInput, now: number) => {
       if (when(input)) throw new Error(`injected fault on ${input.kind}`);
       return handle(input, now);
+    },
+  });
+  // The per-frame entry points (fromCp, fromService) are faulted as the inputs they stand for.
+  const fromCp = channel.fromCp.bind(channel);
+  const fromService = channel.fromService.bind(channel);
+  Object.defineProperty(channel, 'fromCp', {
+    value: (frame: Frame, now: number) => {
+      if (when({ kind: 'cp_frame', frame })) throw new Error('injected fault on cp_frame');
+      return fromCp(frame, now);
+    },
+  });
+  Object.defineProperty(channel, 'fromService', {
+    value: (message: ServiceMessage, now: number) => {
+      if (when({ kind: 'service', message })) throw new Error('injected fault on service');
+      return fromService(message, now);
     },
   });
 }

@@ -133,7 +133,14 @@ export class Connection implements DownstreamSink {
     }, (msg) => host.metrics.logSuppressed(msg));
 
     // [SPEC §8] every way into this connection goes through #guard.
-    ws.on('message', (data, isBinary) => this.#guard('frame', () => this.#onMessage(data as Buffer, isBinary)));
+    // The hot path: #guard's try/catch written out, so that a frame costs no closure. [SPEC §8]
+    ws.on('message', (data, isBinary) => {
+      try {
+        this.#onMessage(data as Buffer, isBinary);
+      } catch (err) {
+        this.#internalError('frame', err);
+      }
+    });
     ws.on('pong', () => {
       this.lastSeenAt = this.#host.clock.now();
     });
@@ -173,7 +180,12 @@ export class Connection implements DownstreamSink {
 
   /** A message a service published for this charge point. */
   fromService(message: ServiceMessage): void {
-    this.#guard('service', () => this.#run(this.channel.handle({ kind: 'service', message }, this.#host.clock.now())));
+    // #guard written out (no closure per message). [SPEC §8]
+    try {
+      this.#run(this.channel.fromService(message, this.#host.clock.now()));
+    } catch (err) {
+      this.#internalError('service', err);
+    }
   }
 
   /**
@@ -244,7 +256,7 @@ export class Connection implements DownstreamSink {
     }
     const decoded = decodeFrame(data.toString('utf8'), PROTOCOLS[this.protocol], this.#maxJsonDepth);
     if (decoded.ok) this.facts = noteFacts(this.facts, decoded.frame, now);
-    this.#run(this.channel.handle(decoded.ok ? { kind: 'cp_frame', frame: decoded.frame } : { kind: 'cp_bad_frame', failure: decoded.failure }, now));
+    this.#run(decoded.ok ? this.channel.fromCp(decoded.frame, now) : this.channel.handle({ kind: 'cp_bad_frame', failure: decoded.failure }, now));
   }
 
   #run(actions: readonly ChannelAction[]): void {
