@@ -137,3 +137,19 @@ test('[SPEC §4] the emqx5 preset encodes the cpId level with the same encoder',
   assert.equal(f.dnFilter('CP+1'), 'ocpp/cs/CP%2B1');
   assert.equal(f.parseDn('ocpp/cs/CP%2B1', Buffer.from('{"MessageTypeId":3,"UniqueId":"m","Payload":{}}'))?.cpId, 'CP+1');
 });
+
+test('[SPEC §4] [SPEC §7] parseEvent reads the cpId of one event only; dn topics, other events and other shapes are refused', () => {
+  const t = TopicLayout.create('ocpp/', DEFAULTS) as TopicLayout;
+  assert.equal(t.parseEvent('ocpp/CP1/event/takeover', 'takeover'), 'CP1');
+  assert.equal(t.parseEvent('ocpp/CP1/event/takeovers', 'takeover'), undefined);
+  assert.equal(t.parseEvent('ocpp/CP1/event/connected', 'takeover'), undefined);
+  assert.equal(t.parseEvent('ocpp/CP1/dn/request/Reset/r1', 'takeover'), undefined);
+  assert.equal(t.parseEvent('ocpp/CP1/event/takeover/x', 'takeover'), undefined);
+  assert.equal(t.parseEvent('ocpp/CP1/event', 'takeover'), undefined);
+  assert.equal(t.parseEvent('other/CP1/event/takeover', 'takeover'), undefined);
+  assert.equal(t.parseEvent('ocpp/CP%ZZ/event/takeover', 'takeover'), undefined, 'a cpId that does not decode');
+  assert.equal(t.dnWildcard(), 'ocpp/+/dn/+/+/+');
+  const custom = TopicLayout.create('site1/', { ...DEFAULTS, event: 'events/${event}/cp-${cpId}', dn: 'to/${cpId}/${type}/${action}/${messageId}' }) as TopicLayout;
+  assert.equal(custom.parseEvent('site1/events/takeover/cp-', 'takeover'), undefined, 'a level with a literal and a placeholder is compared on its literal part, as rendered levels are not');
+  assert.equal(custom.dnWildcard(), 'site1/to/+/+/+/+');
+});

@@ -59,6 +59,8 @@ export class TopicLayout {
   readonly #status: Level[];
   /** Per dn level, parsed once: the placeholder it fills, or the literal text it must equal. */
   readonly #dnMatch: ReadonlyArray<{ readonly placeholder: Placeholder } | { readonly literal: string }>;
+  /** The same for the event topic: a whole-level placeholder, or the literal text of the level. */
+  readonly #eventMatch: ReadonlyArray<{ readonly placeholder: Placeholder } | { readonly literal: string }>;
 
   private constructor(up: Level[], dn: Level[], event: Level[], status: Level[]) {
     this.#up = up;
@@ -68,6 +70,10 @@ export class TopicLayout {
       return first !== undefined && 'placeholder' in first ? { placeholder: first.placeholder } : { literal: level.map((p) => ('literal' in p ? p.literal : '')).join('') };
     });
     this.#event = event;
+    this.#eventMatch = event.map((level) => {
+      const first = level[0];
+      return level.length === 1 && first !== undefined && 'placeholder' in first ? { placeholder: first.placeholder } : { literal: level.map((p) => ('literal' in p ? p.literal : '')).join('') };
+    });
     this.#status = status;
   }
 
@@ -107,17 +113,24 @@ export class TopicLayout {
 
   /** The cpId of an event topic for `event`, or undefined. */
   parseEvent(topic: string, event: string): string | undefined {
-    const parts = topic.split('/');
-    if (parts.length !== this.#event.length) return undefined;
+    // Every message on an external broker passes here (takeover announcements share the connection
+    // with dn traffic): level by level with indexOf, no split, no per-call arrays; a dn topic is
+    // refused at its first literal level that differs.
+    const match = this.#eventMatch;
     let cpId: string | undefined;
-    for (let i = 0; i < parts.length; i++) {
-      const level = this.#event[i] as Level;
-      const first = level[0];
-      const part = parts[i] as string;
-      if (level.length === 1 && first !== undefined && 'placeholder' in first) {
-        if (first.placeholder === 'event' && part !== event) return undefined;
-        if (first.placeholder === 'cpId') cpId = decodeLevel(part);
-      } else if (part !== level.map((p) => ('literal' in p ? p.literal : '')).join('')) return undefined;
+    let start = 0;
+    for (let i = 0; i < match.length; i++) {
+      const slash = topic.indexOf('/', start);
+      const last = i === match.length - 1;
+      if (last ? slash !== -1 : slash === -1) return undefined;
+      const end = last ? topic.length : slash;
+      const m = match[i] as { placeholder: Placeholder } | { literal: string };
+      if ('placeholder' in m) {
+        if (m.placeholder === 'event') {
+          if (end - start !== event.length || !topic.startsWith(event, start)) return undefined;
+        } else if (m.placeholder === 'cpId') cpId = decodeLevel(topic.slice(start, end));
+      } else if (end - start !== m.literal.length || !topic.startsWith(m.literal, start)) return undefined;
+      start = end + 1;
     }
     return cpId;
   }
