@@ -8,7 +8,10 @@ import { Command, Option } from 'commander';
 import { loadConfig, type ConfigResult } from './config/load.js';
 import { configProblems } from './config/check.js';
 import { hashPassword } from './auth/password-hash.js';
+import cluster from 'node:cluster';
 import { startGateway } from './gateway.js';
+import { startCluster } from './cluster/primary.js';
+import { runWorker } from './cluster/worker.js';
 import { StartupError } from './transport/listen.js';
 import { addClientCommands } from './cli-clients.js';
 import { addSimulateCommand } from './simulator/command.js';
@@ -92,14 +95,18 @@ async function run(opts: Record<string, unknown>): Promise<void> {
   for (const w of result.warnings) log.warn({ detail: w }, 'config.warning');
   let gateway;
   try {
-    gateway = await startGateway({ config: result.config, log, origins: result.origins });
+    // [SPEC §7] ocpp.workers > 1: this process is the primary of N workers (src/cluster/).
+    gateway = result.config.ocpp.workers > 1
+      ? await startCluster({ config: result.config, log, origins: result.origins })
+      : await startGateway({ config: result.config, log, origins: result.origins });
   } catch (err) {
     if (err instanceof StartupError) fail(err.message.split('\n'));
     throw err;
   }
   const stop = (signal: string) => {
     log.info({ signal }, 'gateway.signal');
-    const force = setTimeout(() => process.exit(0), result.config.shutdown_timeout + 1000);
+    // The primary waits for its workers' own shutdown (each bounded by shutdown_timeout) first.
+    const force = setTimeout(() => process.exit(0), result.config.shutdown_timeout + (result.config.ocpp.workers > 1 ? 3000 : 1000));
     force.unref();
     gateway.close().then(() => process.exit(0), () => process.exit(1));
   };
@@ -155,4 +162,6 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-await main(process.argv);
+// A worker of ocpp.workers > 1 runs this file too: it takes its configuration from the primary.
+if (cluster.isWorker) await runWorker(logProcessOutput);
+else await main(process.argv);

@@ -15,6 +15,7 @@ import { PROTOCOLS } from '../ocpp/protocols.js';
 import { NO_FACTS, type RecentDisconnects } from '../session/cp-facts.js';
 import { API_REFUSALS, type ApiRefusal } from '../errors.js';
 import { HostPolicy } from '../transport/web-guards.js';
+import type { ClientDirectory, ClientQuery, ClientView } from './client-directory.js';
 
 /** Where Swagger UI is served. */
 export const DOCS = '/docs';
@@ -43,6 +44,13 @@ export interface ApiDeps {
   readonly bindHost?: string;
   /** api.allowed_hosts: further Host names ("*" = no check). */
   readonly allowedHosts?: readonly string[];
+  /**
+   * ocpp.workers > 1: the charge points live in worker processes; the API (in the primary) asks them
+   * for list, detail, kick and CALL (src/cluster/). Absent: `registry` is where they are.
+   */
+  readonly clients?: ClientDirectory;
+  /** ocpp.workers > 1: /metrics and /api/v1/stats over every worker. */
+  readonly aggregated?: { metrics(): Promise<string>; stats(): Promise<Record<string, unknown>> };
   /** A request refused before authentication (already answered): for the log and metrics. */
   readonly onRefused?: (reason: ApiRefusal, fields: { host: string; origin: string; method: string; url: string; remoteAddress: string }) => void;
 }
@@ -94,6 +102,7 @@ const client = {
     queueLength: { type: 'integer' },
     counters,
     facts,
+    worker: { type: 'integer', description: 'ocpp.workers > 1: pid of the worker process serving it' },
   },
 } as const;
 const disconnectedClient = {
@@ -134,6 +143,19 @@ export function describeClient(c: Connection) {
     counters: { ...c.counters },
     facts: c.facts?.view() ?? NO_FACTS,
   };
+}
+
+/** The page of connected charge points matching `q`, sorted by cpId, and how many match in all. */
+export function listClients(registry: Registry<Connection>, q: ClientQuery, describe: (c: Connection) => ClientView = describeClient): { data: ClientView[]; count: number } {
+  const matches: Connection[] = [];
+  for (const c of registry.values()) {
+    if (q.protocol !== undefined && c.protocol !== q.protocol) continue;
+    if (q.like !== undefined && !c.cpId.includes(q.like)) continue;
+    if (q.since !== undefined && c.connectedAt < q.since) continue;
+    matches.push(c);
+  }
+  matches.sort((a, b) => (a.cpId < b.cpId ? -1 : a.cpId > b.cpId ? 1 : 0));
+  return { data: matches.slice((q.page - 1) * q.limit, q.page * q.limit).map(describe), count: matches.length };
 }
 
 interface ListQuery { page: number; limit: number; protocol?: string; like?: string; connected_since?: string }
@@ -256,20 +278,15 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }, async (req) => {
     const { page, limit, protocol, like, connected_since } = req.query;
     const since = connected_since === undefined ? undefined : Date.parse(connected_since);
-    const matches: Connection[] = [];
-    for (const c of deps.registry.values()) {
-      if (protocol !== undefined && c.protocol !== protocol) continue;
-      if (like !== undefined && !c.cpId.includes(like)) continue;
-      if (since !== undefined && c.connectedAt < since) continue;
-      matches.push(c);
-    }
-    matches.sort((a, b) => (a.cpId < b.cpId ? -1 : a.cpId > b.cpId ? 1 : 0));
-    return { data: matches.slice((page - 1) * limit, page * limit).map(describeClient), meta: { page, limit, count: matches.length } };
+    const q = { page, limit, protocol, like, since };
+    const { data, count } = deps.clients ? await deps.clients.list(q) : listClients(deps.registry, q);
+    return { data, meta: { page, limit, count } };
   });
 
   app.get<{ Params: { cpId: string } }>('/api/v1/clients/:cpId', {
     schema: { summary: 'One connected charge point', params: cpIdParams, response: { 200: client, 401: errorBody, 404: errorBody } },
   }, async (req, reply) => {
+    if (deps.clients) return (await deps.clients.get(req.params.cpId)) ?? notFound(reply, req.params.cpId);
     const c = deps.registry.get(req.params.cpId);
     return c === undefined ? notFound(reply, req.params.cpId) : describeClient(c);
   });
@@ -277,6 +294,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.delete<{ Params: { cpId: string } }>('/api/v1/clients/:cpId', {
     schema: { summary: 'Kick a charge point (close 1000, reason kicked)', params: cpIdParams, response: { 204: { type: 'null' }, 401: errorBody, 404: errorBody } },
   }, async (req, reply) => {
+    if (deps.clients) return (await deps.clients.kick(req.params.cpId)) ? reply.code(204).send() : notFound(reply, req.params.cpId);
     const c = deps.registry.get(req.params.cpId);
     if (c === undefined) return notFound(reply, req.params.cpId);
     c.close('kicked');
@@ -300,14 +318,16 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       response: { 200: callOutcome, 400: callOutcome, 401: errorBody, 404: callOutcome, 502: callOutcome, 503: callOutcome, 504: callOutcome },
     },
   }, async (req, reply) => {
-    const c = deps.registry.get(req.params.cpId);
-    if (c === undefined) return notFound(reply, req.params.cpId);
+    const c = deps.clients ? undefined : deps.registry.get(req.params.cpId);
+    if (!deps.clients && c === undefined) return notFound(reply, req.params.cpId);
     const messageId = `api-${randomUUID()}`.slice(0, MAX_MESSAGE_ID_LENGTH);
-    const outcome = c.callFromApi(req.body.action, messageId, JSON.stringify(req.body.payload));
+    const payloadText = JSON.stringify(req.body.payload);
+    const outcome = c ? c.callFromApi(req.body.action, messageId, payloadText) : (deps.clients?.call(req.params.cpId, req.body.action, messageId, payloadText) ?? Promise.resolve(undefined));
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), req.body.timeout_ms ?? 30_000)));
     const r = await Promise.race([outcome, timedOut]);
     clearTimeout(timer);
+    if (r === undefined) return notFound(reply, req.params.cpId);
     if (r === 'timeout') {
       // The CALL stays queued or in flight; its answer still goes to MQTT.
       return reply.code(504).send({ messageId, error: 'timeout', message: `no answer within ${req.body.timeout_ms ?? 30_000} ms; the CALL stays in flight until the charge point answers or its attempt times out` });
@@ -358,7 +378,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     req.raw.on('close', finish);
   });
 
-  app.get('/api/v1/stats', { schema: { summary: 'Gateway counters (the same numbers as /metrics)', response: { 200: { type: 'object', additionalProperties: true }, 401: errorBody } } }, async () => deps.metrics.snapshot());
+  app.get('/api/v1/stats', { schema: { summary: 'Gateway counters (the same numbers as /metrics)', response: { 200: { type: 'object', additionalProperties: true }, 401: errorBody } } }, async () => (deps.aggregated ? deps.aggregated.stats() : deps.metrics.snapshot()));
 
   app.get<{ Querystring: { protocol?: Protocol } }>('/api/v1/actions', {
     schema: {
@@ -440,7 +460,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     return d ?? reply.code(404).send({ error: 'not_found', message: `no recent disconnect of charge point ${req.params.cpId}` });
   });
 
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics', hide: false } }, async (_req, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()));
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics', hide: false } }, async (_req, reply) => reply.type(deps.metrics.registry.contentType).send(await (deps.aggregated ?? deps.metrics.registry).metrics()));
 
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

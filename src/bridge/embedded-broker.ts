@@ -63,6 +63,7 @@ export class EmbeddedBroker implements BrokerPort {
   readonly #wss: WebSocketServer | undefined;
   readonly #qos: 0 | 1 | 2;
   readonly #sockets = new Set<Socket>();
+  #internal: NetServer | undefined;
   #handler: BrokerMessageHandler = () => undefined;
   readonly #deliver = (packet: AedesPublishPacket, done: () => void): void => {
     this.#handler(packet.topic, packet.payload as Buffer);
@@ -107,6 +108,27 @@ export class EmbeddedBroker implements BrokerPort {
         wss.handleUpgrade(req, socket, head, (ws) => aedes.handle(createWebSocketStream(ws), req));
       });
     }
+  }
+
+  /**
+   * [SPEC §7 Workers] a second MQTT listener for the gateway's own worker processes (ocpp.workers > 1):
+   * loopback only, a free port, and its own credentials, which only it accepts. Returns the port.
+   */
+  async listenInternal(credentials: { readonly username: string; readonly password: string }): Promise<number> {
+    const internal = new WeakSet<object>();
+    const internalCheck = checkCredentials(credentials);
+    type Authenticate = ReturnType<typeof checkCredentials>;
+    const aedes = this.#aedes as unknown as { authenticate: Authenticate };
+    const publicCheck = aedes.authenticate;
+    aedes.authenticate = (client, username, password, done) => ((internal.has((client as { conn: object }).conn) ? internalCheck : publicCheck)(client, username, password, done));
+    const server = createNetServer({ noDelay: true }, (socket) => {
+      internal.add(socket);
+      this.#track(socket);
+      batchWrites(socket);
+      this.#aedes.handle(socket);
+    });
+    this.#internal = server;
+    return (await listen(server, '127.0.0.1', 0, { what: 'internal MQTT listener for workers', key: 'ocpp.workers', flag: '--workers' })).port;
   }
 
   #track(socket: Socket): void {
@@ -197,7 +219,7 @@ export class EmbeddedBroker implements BrokerPort {
 
   async close(): Promise<void> {
     this.#wss?.close();
-    const servers = [closeServer(this.#tcp), ...(this.#http ? [closeServer(this.#http)] : [])];
+    const servers = [closeServer(this.#tcp), ...(this.#http ? [closeServer(this.#http)] : []), ...(this.#internal ? [closeServer(this.#internal)] : [])];
     for (const socket of this.#sockets) socket.destroy();
     await Promise.all(servers);
     await new Promise<void>((resolve) => this.#aedes.close(() => resolve()));

@@ -1,7 +1,7 @@
 // The HTTP API and dashboard (api.enabled), bound. [SPEC §6]
 import type { FastifyInstance } from 'fastify';
 import type { Protocol } from '../config/schema.js';
-import { buildApi } from '../api/http.js';
+import { buildApi, type ApiDeps as HttpApiDeps } from '../api/http.js';
 import { StartupError } from '../errors.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { RecentDisconnects } from '../session/cp-facts.js';
@@ -16,6 +16,9 @@ export interface ApiDeps {
   readonly metrics: Metrics;
   readonly catalog: Catalog;
   readonly ready: () => { ready: boolean; checks: Record<string, boolean> };
+  /** ocpp.workers > 1: the primary's API asks the workers (src/cluster/primary.ts). */
+  readonly clients?: HttpApiDeps['clients'];
+  readonly aggregated?: HttpApiDeps['aggregated'];
 }
 
 export async function startApi(ctx: ComposeContext, d: ApiDeps): Promise<{ app: FastifyInstance; address: { host: string; port: number } }> {
@@ -25,6 +28,7 @@ export async function startApi(ctx: ComposeContext, d: ApiDeps): Promise<{ app: 
     registry: d.registry, recentlyDisconnected: d.recentlyDisconnected, clock, metrics: d.metrics, ready: d.ready, actions: d.catalog.actionsOf, requestSchema: d.catalog.requestSchema,
     protocols: config.ocpp.protocols as Protocol[], apiKey: config.api.key, maxCallTimeoutMs: config.api.max_call_timeout,
     bindHost: config.api.host, allowedHosts: config.api.allowed_hosts,
+    ...(d.clients ? { clients: d.clients } : {}), ...(d.aggregated ? { aggregated: d.aggregated } : {}),
     onRefused: (reason, fields) => {
       d.metrics.requestRefused('api', reason);
       hostRefused({ reason, ...fields, host: fields.host.slice(0, 200), origin: fields.origin.slice(0, 200) });

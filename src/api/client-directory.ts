@@ -1,0 +1,34 @@
+// Where the API finds charge points when they are not in its own process: with ocpp.workers > 1 the
+// API runs in the primary and asks the workers over IPC (src/cluster/). [SPEC §7, §9]
+import type { ApiCallOutcome } from '../transport/connection.js';
+import type { describeClient } from './http.js';
+
+/** One connected charge point as the API shows it; `worker` = the pid of the worker process serving it. */
+export type ClientView = ReturnType<typeof describeClient> & { worker?: number };
+
+export interface ClientQuery {
+  readonly page: number;
+  readonly limit: number;
+  readonly protocol?: string | undefined;
+  readonly like?: string | undefined;
+  /** ms since the epoch */
+  readonly since?: number | undefined;
+}
+
+export interface ClientDirectory {
+  /** The page of the matches sorted by cpId, and how many match in all. */
+  list(query: ClientQuery): Promise<{ data: ClientView[]; count: number }>;
+  get(cpId: string): Promise<ClientView | undefined>;
+  /** false: not connected. */
+  kick(cpId: string): Promise<boolean>;
+  /** undefined: not connected. */
+  call(cpId: string, action: string, messageId: string, payloadText: string): Promise<ApiCallOutcome | undefined>;
+}
+
+/** Merges sorted pages (each the first page*limit matches of one worker) into the page asked for. */
+export function mergePages(query: ClientQuery, parts: ReadonlyArray<{ data: ClientView[]; count: number }>): { data: ClientView[]; count: number } {
+  const all = parts.flatMap((p) => p.data);
+  all.sort((a, b) => (a.cpId < b.cpId ? -1 : a.cpId > b.cpId ? 1 : 0));
+  const count = parts.reduce((n, p) => n + p.count, 0);
+  return { data: all.slice((query.page - 1) * query.limit, query.page * query.limit), count };
+}
