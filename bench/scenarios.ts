@@ -198,11 +198,13 @@ async function connectAndBoot(target: RunningTarget, n: number) {
 
 /**
  * Idle memory per connection (issue 15): N CPs connect (1000 handshakes at a time, from 20 source
- * addresses), BootNotification, one round of Heartbeats; RSS growth of the target divided by N, after
- * the connections settle. Targets side by side (gateway, lean DIY, bare-ws floor), `reps` repetitions
- * interleaved, each a fresh process. Flags: --cps=N (default 5000, --quick 1000), --reps=R,
- * --targets=a,b,…, --capacity=N (the gateway alone with N CPs; default 19000, 0 skips it),
- * --settle=MS (wait before reading RSS, default 2000).
+ * addresses), BootNotification, one round of Heartbeats; RSS growth of the target divided by N, read
+ * twice: `settleMs` after the last Heartbeat (what the connect burst left, its garbage included) and
+ * again after a full garbage collection, which every target gets the same way through its inspector
+ * (what the connections hold). Targets side by side (gateway, lean DIY, bare-ws floor), `reps`
+ * repetitions interleaved, each a fresh process. Flags: --cps=N (default 5000, --quick 1000),
+ * --reps=R, --targets=a,b,…, --capacity=N (the gateway alone with N CPs; default 19000, 0 skips it),
+ * --settle=MS (default 2000), --gc=0 (no inspector, no forced collection).
  */
 export async function idle(opts: BenchOptions) {
   const f = opts.flags ?? {};
@@ -211,17 +213,61 @@ export async function idle(opts: BenchOptions) {
   const big = Number(f['capacity'] ?? (opts.quick ? 0 : 19_000));
   const settleMs = Number(f['settle'] ?? 2000);
   const targets = (f['targets']?.split(',') as TargetName[] | undefined) ?? (['gateway', 'diy', 'floor'] as TargetName[]);
-  type IdleSample = { n: number; rssBaseline: number; rss: number; perConnectionBytes: number; connectsPerSecond: number; bootedSeconds: number };
+  const gc = f['gc'] !== '0';
+  type IdleSample = { n: number; rssBaseline: number; rss: number; perConnectionBytes: number; rssAfterGc?: number; perConnectionAfterGcBytes?: number; connectsPerSecond: number; bootedSeconds: number };
+  const inspectorPort = async () => {
+    const { createServer } = await import('node:net');
+    const srv = createServer();
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    const { port } = srv.address() as { port: number };
+    await new Promise<void>((resolve) => srv.close(() => resolve()));
+    return port;
+  };
+  /** Two full collections in the target, through its inspector (HeapProfiler.collectGarbage). */
+  const collectOnce = async (port: number) => {
+    const { default: WebSocket } = await import('ws');
+    const [page] = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Array<{ webSocketDebuggerUrl: string }>;
+    const ws = new WebSocket(page!.webSocketDebuggerUrl);
+    try {
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      for (const id of [1, 2]) {
+        const answered = new Promise((resolve, reject) => ws.once('message', resolve).once('close', () => reject(new Error('inspector closed'))));
+        ws.send(JSON.stringify({ id, method: 'HeapProfiler.collectGarbage' }));
+        await answered;
+      }
+    } finally {
+      ws.on('error', () => undefined).close();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the freed pages go back
+  };
+  const collect = async (port: number) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await collectOnce(port);
+      } catch (err) {
+        if (attempt === 3) throw err;
+        process.stderr.write(`idle: the inspector on port ${port} failed (${String(err)}), again\n`);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+  };
   const one = async (name: TargetName, count: number): Promise<IdleSample> => {
-    const target = await startTarget(name);
+    const port = gc ? await inspectorPort() : 0;
+    const target = await startTarget(name, [], gc ? { nodeArgs: [`--inspect=127.0.0.1:${port}`] } : {});
     const svc = target.mqttPort ? await startService(target.mqttPort) : undefined;
     try {
+      if (gc) await collect(port); // the baseline without start-up garbage
       const r = await connectAndBoot(target, count);
       try {
-        // Let the connect and boot garbage go before reading: the growth left is what the connections hold.
         await new Promise((resolve) => setTimeout(resolve, settleMs));
         const rss = rssBytes(target.pid);
-        return { n: count, rssBaseline: r.rss0, rss, perConnectionBytes: (rss - r.rss0) / count, connectsPerSecond: count / r.connectSeconds, bootedSeconds: r.bootSeconds };
+        const s: IdleSample = { n: count, rssBaseline: r.rss0, rss, perConnectionBytes: (rss - r.rss0) / count, connectsPerSecond: count / r.connectSeconds, bootedSeconds: r.bootSeconds };
+        if (gc) {
+          await collect(port);
+          s.rssAfterGc = rssBytes(target.pid);
+          s.perConnectionAfterGcBytes = (s.rssAfterGc - r.rss0) / count;
+        }
+        return s;
       } finally {
         r.fleet.close();
       }
@@ -235,13 +281,15 @@ export async function idle(opts: BenchOptions) {
     for (const name of r % 2 === 0 ? targets : [...targets].reverse()) {
       const s = await one(name, n);
       samples.get(name)?.push(s);
-      process.stderr.write(`idle rep ${r + 1}/${reps} ${name}: ${(s.perConnectionBytes / 1024).toFixed(1)} KiB per connection at ${n} CPs\n`);
+      process.stderr.write(`idle rep ${r + 1}/${reps} ${name}: ${(s.perConnectionBytes / 1024).toFixed(1)} KiB per connection at ${n} CPs${s.perConnectionAfterGcBytes === undefined ? '' : `, ${(s.perConnectionAfterGcBytes / 1024).toFixed(1)} KiB after a full GC`}\n`);
     }
   }
-  const med = (name: TargetName) => {
-    const list = samples.get(name) ?? [];
-    return list.length > 0 ? median(list.map((x) => x.perConnectionBytes)) : undefined;
+  const med = (name: TargetName, key: (x: IdleSample) => number | undefined = (x) => x.perConnectionBytes) => {
+    const list = (samples.get(name) ?? []).map(key).filter((v): v is number => v !== undefined);
+    return list.length > 0 ? median(list) : undefined;
   };
+  const afterGc = (x: IdleSample) => x.perConnectionAfterGcBytes;
+  const kib = (v: number | undefined) => (v === undefined ? '–' : (v / 1024).toFixed(1));
   const rows: Array<Array<string | number>> = targets.map((name) => {
     const list = samples.get(name) ?? [];
     return [
@@ -249,21 +297,24 @@ export async function idle(opts: BenchOptions) {
       spread(list.map((x) => x.rssBaseline / 2 ** 20), 0), spread(list.map((x) => x.rss / 2 ** 20), 0),
       spread(list.map((x) => x.perConnectionBytes / 1024), 1),
       `×${ratio(med(name), med('diy')).toFixed(2)}`, `×${ratio(med(name), med('floor')).toFixed(2)}`,
+      gc ? spread(list.map((x) => (x.perConnectionAfterGcBytes ?? Number.NaN) / 1024), 1) : '–',
+      gc ? `×${ratio(med(name, afterGc), med('diy', afterGc)).toFixed(2)}` : '–', gc ? `×${ratio(med(name, afterGc), med('floor', afterGc)).toFixed(2)}` : '–',
       spread(list.map((x) => x.connectsPerSecond), 0), spread(list.map((x) => x.bootedSeconds), 1),
     ];
   });
   let capacity: IdleSample | undefined;
   if (big > 0) {
     capacity = await one('gateway', big);
-    rows.push(['gateway (capacity)', big.toLocaleString('en-US'), (capacity.rssBaseline / 2 ** 20).toFixed(0), (capacity.rss / 2 ** 20).toFixed(0), (capacity.perConnectionBytes / 1024).toFixed(1), '–', '–', Math.round(capacity.connectsPerSecond), capacity.bootedSeconds.toFixed(1)]);
+    rows.push(['gateway (capacity)', big.toLocaleString('en-US'), (capacity.rssBaseline / 2 ** 20).toFixed(0), (capacity.rss / 2 ** 20).toFixed(0), kib(capacity.perConnectionBytes), '–', '–', kib(capacity.perConnectionAfterGcBytes), '–', '–', Math.round(capacity.connectsPerSecond), capacity.bootedSeconds.toFixed(1)]);
   }
   const g = med('gateway');
+  const gGc = med('gateway', afterGc);
   const markdown = [
-    `### Idle memory: ${n.toLocaleString('en-US')} CPs connect (1000 handshakes at a time, from 20 source addresses), BootNotification, one Heartbeat each; RSS growth per connection ${settleMs} ms after; medians of ${reps} interleaved repetitions (min–max)`,
+    `### Idle memory: ${n.toLocaleString('en-US')} CPs connect (1000 handshakes at a time, from 20 source addresses), BootNotification, one Heartbeat each; RSS growth per connection ${settleMs} ms after${gc ? ', and again after a full GC (forced through the inspector, every target alike)' : ''}; medians of ${reps} interleaved repetitions (min–max)`,
     '',
-    table(['target', 'CPs', 'RSS before MiB', 'RSS after MiB', 'KiB per connection', 'vs lean DIY', 'vs floor', 'connects/s', 'all booted after s'], rows),
+    table(['target', 'CPs', 'RSS before MiB', 'RSS after MiB', 'KiB per connection', 'vs lean DIY', 'vs floor', 'KiB per connection after full GC', 'vs lean DIY', 'vs floor', 'connects/s', 'all booted after s'], rows),
     '',
-    `Gateway memory per idle connection: ${g === undefined ? '–' : (g / 1024).toFixed(1)} KiB (goal, issue 15: ≤ 10 KiB at 10,000 CPs), ×${ratio(g, med('diy')).toFixed(2)} of the lean DIY's, ×${ratio(g, med('floor')).toFixed(2)} of the floor's.`,
+    `Gateway memory per idle connection: ${kib(g)} KiB settled, ${kib(gGc)} KiB after a full GC (goal, issue 15: ≤ 10 KiB at 10,000 CPs); ×${ratio(g, med('diy')).toFixed(2)} / ×${ratio(gGc, med('diy', afterGc)).toFixed(2)} of the lean DIY's, ×${ratio(g, med('floor')).toFixed(2)} / ×${ratio(gGc, med('floor', afterGc)).toFixed(2)} of the floor's.`,
   ].join('\n');
   return { markdown, json: { n, reps, settleMs, targets, samples: Object.fromEntries(samples), capacity } };
 }

@@ -82,32 +82,31 @@ test('cp log: flush at teardown writes the pending summary and cancels its timer
 
 // ---- CpBudgets: the per-connection budgets around the socket [SPEC §8] ----------------------------
 import type { WebSocket } from 'ws';
-import { CpBudgets, type CpBudgetOwner } from '../src/transport/cp-budgets.js';
+import { CpBudgets, type CpBudgetGuard, type CpBudgetHost, type CpBudgetOwner } from '../src/transport/cp-budgets.js';
 import { Metrics } from '../src/obs/metrics.js';
 import type { RejectedReason } from '../src/errors.js';
 import { manualClock } from './support/manual-clock.js';
 
-function budgetsUnderTest(limits: Partial<ConstructorParameters<typeof CpBudgets>[2]> = {}) {
+function budgetsUnderTest(limits: Partial<ConstructorParameters<typeof CpBudgets>[4]> = {}) {
   const socket = { paused: false, pauses: 0, pause() { this.paused = true; this.pauses++; }, resume() { this.paused = false; } };
   const clock = { ...manualClock(), setInterval: () => 0, clearInterval: () => undefined };
   const published: Array<{ reason: RejectedReason; extra?: Record<string, unknown>; settle: () => void }> = [];
   const errors: unknown[] = [];
-  const owner: CpBudgetOwner = {
-    cpId: 'CP1',
-    isClosed: () => false,
+  const owner: CpBudgetOwner = { cpId: 'CP1', closed: false };
+  const host: CpBudgetHost = {
     clock,
     log: pino({ level: 'silent' }),
     metrics: new Metrics({ connections: () => 0, pending: () => ({ upstream: 0, downstream: 0, queued: 0 }), brokerConnected: () => true, brokerLinks: () => 0 }),
-    guard: (_entry, work) => {
-      try {
-        work();
-      } catch (err) {
-        errors.push(err);
-      }
-    },
-    publishRejected: (reason, _detail, _messageId, _action, extra) => new Promise<void>((settle) => published.push({ reason, ...(extra ? { extra } : {}), settle })),
+    publishRejected: (_owner, reason, _detail, _messageId, _action, extra) => new Promise<void>((settle) => published.push({ reason, ...(extra ? { extra } : {}), settle })),
   };
-  const budgets = new CpBudgets(owner, socket as unknown as WebSocket, { maxInflightPublishes: 4, maxFramesPerTurn: 3, maxFrameRate: 0, frameBurst: 1, maxRejectedEvents: 2, rejectedEventsWindowMs: 60_000, maxCpLogLines: 0, cpLogWindowMs: 60_000, ...limits });
+  const guard: CpBudgetGuard = (_entry, work) => {
+    try {
+      work();
+    } catch (err) {
+      errors.push(err);
+    }
+  };
+  const budgets = new CpBudgets(owner, host, guard, socket as unknown as WebSocket, { maxInflightPublishes: 4, maxFramesPerTurn: 3, maxFrameRate: 0, frameBurst: 1, maxRejectedEvents: 2, rejectedEventsWindowMs: 60_000, maxCpLogLines: 0, cpLogWindowMs: 60_000, ...limits });
   return { budgets, socket, clock, published, errors };
 }
 

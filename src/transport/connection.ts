@@ -11,6 +11,7 @@ import type { Logger } from '../obs/log.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { FrameLog, FrameLogPolicy } from '../obs/frame-log.js';
 import { CpBudgets, type CpBudgetLimits } from './cp-budgets.js';
+import { keepaliveSweep, type KeepaliveMember, type KeepaliveSlot } from './keepalive.js';
 import { noteFacts, type CpFacts } from '../session/cp-facts.js';
 import type { DownstreamSink } from '../session/sink.js';
 
@@ -71,7 +72,7 @@ const WS_ERROR_REASONS: Record<string, CloseReason> = {
   WS_ERR_INVALID_UTF8: 'invalid_utf8',
 };
 
-export class Connection implements DownstreamSink {
+export class Connection implements KeepaliveMember, DownstreamSink {
   readonly cpId: string;
   readonly protocol: Protocol;
   readonly remoteAddress: string;
@@ -88,10 +89,11 @@ export class Connection implements DownstreamSink {
   readonly #host: ConnectionHost;
   readonly #limits: ConnectionLimits;
   readonly #timers = new Map<TimerKey, unknown>();
-  #keepalive: unknown;
+  /** Its bucket in the shared keepalive sweep (no interval of its own). */
+  #keepalive: KeepaliveSlot | undefined;
   #lastPingAt: number;
   /** What this charge point may make the gateway do: publishes in flight, frames per turn, events, log lines. */
-  readonly #budgets: CpBudgets;
+  readonly #budgets: CpBudgets<Connection>;
   #closed = false;
   #wsErrorReason: CloseReason | undefined;
   #inBytes = 0;
@@ -119,15 +121,8 @@ export class Connection implements DownstreamSink {
     this.#lastPingAt = this.connectedAt;
     this.channel = new Channel({ ...channelOptions, spec: PROTOCOLS[info.protocol] });
     this.#maxJsonDepth = channelOptions.maxJsonDepth;
-    this.#budgets = new CpBudgets({
-      cpId: this.cpId,
-      isClosed: () => this.#closed,
-      clock: host.clock,
-      log: host.log,
-      metrics: host.metrics,
-      guard: (entry, work) => this.#guard(entry, work),
-      publishRejected: (reason, detail, messageId, action, extra) => host.publishRejected(this, reason, detail, messageId, action, extra),
-    }, ws, limits);
+    // The connection and its host themselves, one guard closure: no per-connection object of closures.
+    this.#budgets = new CpBudgets<Connection>(this, host, (entry, work) => this.#guard(entry, work), ws, limits);
     this.#frameLog = host.frameLog?.open(this.cpId, host.log, {
       now: () => host.clock.now(), setTimeout: (fn, ms) => this.#setTimer(fn, ms), clearTimeout: (h) => host.clock.clearTimeout(h),
     }, (msg) => host.metrics.logSuppressed(msg));
@@ -372,28 +367,40 @@ export class Connection implements DownstreamSink {
     return Math.max(base, this.heartbeatInterval * 1500);
   }
 
-  #startKeepalive(): void {
+  /** How often each connection is checked: the ping interval, or half the timeout if that is shorter. */
+  #keepalivePeriod(): number {
     const { pingIntervalMs: ping, keepaliveTimeoutMs: timeout } = this.#limits;
-    if (ping === 0 && timeout === 0) return;
-    const tick = ping > 0 ? (timeout > 0 ? Math.min(ping, timeout / 2) : ping) : timeout / 2;
-    this.#keepalive = this.#host.clock.setInterval(() => this.#guard('timer', () => {
-      const now = this.#host.clock.now();
+    return ping > 0 ? (timeout > 0 ? Math.min(ping, timeout / 2) : ping) : timeout / 2;
+  }
+
+  /** [SPEC §3] Joins the gateway's one keepalive sweep (src/transport/keepalive.ts), not an interval of its own. */
+  #startKeepalive(): void {
+    if (this.#limits.pingIntervalMs === 0 && this.#limits.keepaliveTimeoutMs === 0) return;
+    this.#keepalive = keepaliveSweep(this.#host.clock, this.#keepalivePeriod()).add(this);
+  }
+
+  /** Called by the sweep once per period: closes a connection silent too long, else pings when due. */
+  keepaliveCheck(now: number): void {
+    this.#guard('timer', () => {
+      if (this.#closed) return;
       const allowed = this.keepaliveTimeoutMs();
       if (allowed > 0 && now - this.lastSeenAt >= allowed) {
         this.close('keepalive_timeout');
         return;
       }
+      const ping = this.#limits.pingIntervalMs;
       if (ping > 0 && now - this.#lastPingAt >= ping) {
         this.#lastPingAt = now;
         this.#ws.ping();
       }
-    }), Math.max(10, Math.floor(tick)));
+    });
   }
 
   #teardown(reason: CloseReason, code: number): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#keepalive !== undefined) this.#host.clock.clearInterval(this.#keepalive);
+    if (this.#keepalive !== undefined) keepaliveSweep(this.#host.clock, this.#keepalivePeriod()).remove(this.#keepalive, this);
+    this.#keepalive = undefined;
     if (this.#expiry !== undefined) this.#host.clock.clearTimeout(this.#expiry);
     for (const handle of this.#timers.values()) this.#host.clock.clearTimeout(handle);
     this.#timers.clear();

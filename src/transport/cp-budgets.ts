@@ -27,17 +27,25 @@ export interface CpBudgetLimits {
   readonly cpLogWindowMs: number;
 }
 
-/** What the budgets need from the connection they belong to. */
+/**
+ * The connection the budgets belong to. The connection itself, not an object of closures made for it:
+ * at 10,000 idle connections every per-connection object and closure counts (issue 15).
+ */
 export interface CpBudgetOwner {
   readonly cpId: string;
-  isClosed(): boolean;
+  readonly closed: boolean;
+}
+
+/** What the budgets need from the gateway around the connection (shared by all connections). */
+export interface CpBudgetHost<O extends CpBudgetOwner = CpBudgetOwner> {
   readonly clock: Clock;
   readonly log: Logger;
   readonly metrics: Metrics;
-  /** Runs work the way every entry into the connection runs: an exception closes that connection only. */
-  guard(entry: 'timer' | 'publish', work: () => void): void;
-  publishRejected(reason: RejectedReason, detail: string, messageId?: string, action?: string, extra?: Record<string, unknown>): Promise<void>;
+  publishRejected(owner: O, reason: RejectedReason, detail: string, messageId?: string, action?: string, extra?: Record<string, unknown>): Promise<void>;
 }
+
+/** Runs work the way every entry into the connection runs: an exception closes that connection only. */
+export type CpBudgetGuard = (entry: 'timer' | 'publish', work: () => void) => void;
 
 /** Why reading is paused; it resumes when no hold is left. */
 const HOLD_PUBLISHES = 1;
@@ -62,8 +70,10 @@ function currentTurn(): number {
   return loopTurn;
 }
 
-export class CpBudgets {
-  readonly #owner: CpBudgetOwner;
+export class CpBudgets<O extends CpBudgetOwner = CpBudgetOwner> {
+  readonly #owner: O;
+  readonly #host: CpBudgetHost<O>;
+  readonly #guard: CpBudgetGuard;
   readonly #ws: WebSocket;
   readonly #limits: CpBudgetLimits;
   #inflight = 0;
@@ -77,8 +87,10 @@ export class CpBudgets {
   #rejected: WindowBudget | undefined;
   #rejectedSummary: unknown;
 
-  constructor(owner: CpBudgetOwner, ws: WebSocket, limits: CpBudgetLimits) {
+  constructor(owner: O, host: CpBudgetHost<O>, guard: CpBudgetGuard, ws: WebSocket, limits: CpBudgetLimits) {
     this.#owner = owner;
+    this.#host = host;
+    this.#guard = guard;
     this.#ws = ws;
     this.#limits = limits;
   }
@@ -93,7 +105,7 @@ export class CpBudgets {
     }
     if (++this.#framesThisTurn !== this.#limits.maxFramesPerTurn) return;
     this.#hold(HOLD_TURN, 'frames');
-    setImmediate(() => this.#owner.guard('timer', () => this.#release(HOLD_TURN)));
+    setImmediate(() => this.#guard('timer', () => this.#release(HOLD_TURN)));
   }
 
   /**
@@ -111,7 +123,7 @@ export class CpBudgets {
 
   #refillTokens(): void {
     const { maxFrameRate: rate, frameBurst: burst } = this.#limits;
-    const now = this.#owner.clock.now();
+    const now = this.#host.clock.now();
     this.#tokens = Number.isNaN(this.#tokens) ? burst : Math.min(burst, this.#tokens + ((now - this.#tokensAt) * rate) / 1000);
     this.#tokensAt = now;
   }
@@ -132,8 +144,8 @@ export class CpBudgets {
   track(sent: Promise<void>, onFailed?: (err: unknown) => void): void {
     if (++this.#inflight >= this.#limits.maxInflightPublishes && (this.#holds & HOLD_PUBLISHES) === 0) this.#hold(HOLD_PUBLISHES, 'publishes');
     sent.then(
-      () => this.#owner.guard('publish', () => this.#published()),
-      (err: unknown) => this.#owner.guard('publish', () => {
+      () => this.#guard('publish', () => this.#published()),
+      (err: unknown) => this.#guard('publish', () => {
         this.#published();
         onFailed?.(err);
       }),
@@ -142,11 +154,11 @@ export class CpBudgets {
 
   /** A log line caused by this charge point, within its budget for `msg`. `fields` carry the cpId. */
   line(level: CpLogLevel, fields: object, msg: string): void {
-    const o = this.#owner;
-    this.#log ??= new CpLog(o.log, {
-      cpId: o.cpId, maxLines: this.#limits.maxCpLogLines, windowMs: this.#limits.cpLogWindowMs,
-      clock: { now: () => o.clock.now(), setTimeout: (fn, ms) => this.#setTimer(fn, ms), clearTimeout: (h) => o.clock.clearTimeout(h) },
-      onDropped: (m) => o.metrics.logSuppressed(m),
+    const h = this.#host;
+    this.#log ??= new CpLog(h.log, {
+      cpId: this.#owner.cpId, maxLines: this.#limits.maxCpLogLines, windowMs: this.#limits.cpLogWindowMs,
+      clock: { now: () => h.clock.now(), setTimeout: (fn, ms) => this.#setTimer(fn, ms), clearTimeout: (t) => h.clock.clearTimeout(t) },
+      onDropped: (m) => h.metrics.logSuppressed(m),
     });
     this.#log.line(level, fields, msg);
   }
@@ -156,16 +168,16 @@ export class CpBudgets {
    * budgets, the excess summarised once per window (reason suppressed). [SPEC §4, §8]
    */
   rejected(reason: RejectedReason, detail: string, messageId?: string, action?: string): void {
-    const o = this.#owner;
-    o.metrics.rejected(reason);
-    this.line('info', { cpId: o.cpId, messageId, action, reason, detail }, 'cp.message_rejected');
-    const now = o.clock.now();
+    const h = this.#host;
+    h.metrics.rejected(reason);
+    this.line('info', { cpId: this.#owner.cpId, messageId, action, reason, detail }, 'cp.message_rejected');
+    const now = h.clock.now();
     const budget = (this.#rejected ??= new WindowBudget(this.#limits.maxRejectedEvents, this.#limits.rejectedEventsWindowMs));
     if (budget.take(reason, now)) {
-      this.track(o.publishRejected(reason, detail, messageId, action));
+      this.track(h.publishRejected(this.#owner, reason, detail, messageId, action));
       return;
     }
-    o.metrics.rejectedSuppressed(reason);
+    h.metrics.rejectedSuppressed(reason);
     this.#rejectedSummary ??= this.#setTimer(() => {
       this.#rejectedSummary = undefined;
       this.#summariseRejected();
@@ -181,18 +193,18 @@ export class CpBudgets {
   /** One event/rejected (reason suppressed) with the counts of the events the budget held back. */
   #summariseRejected(): void {
     if (this.#rejectedSummary !== undefined) {
-      this.#owner.clock.clearTimeout(this.#rejectedSummary);
+      this.#host.clock.clearTimeout(this.#rejectedSummary);
       this.#rejectedSummary = undefined;
     }
     const tally = this.#rejected?.drain();
     if (tally === undefined) return;
     const count = total(tally);
     const detail = `${count} event/rejected message(s) suppressed (ocpp.max_rejected_events ${this.#limits.maxRejectedEvents} per ${this.#limits.rejectedEventsWindowMs} ms)`;
-    this.track(this.#owner.publishRejected('suppressed', detail, undefined, undefined, { count, byReason: Object.fromEntries(tally) }));
+    this.track(this.#host.publishRejected(this.#owner, 'suppressed', detail, undefined, undefined, { count, byReason: Object.fromEntries(tally) }));
   }
 
   #setTimer(fn: () => void, ms: number): unknown {
-    return this.#owner.clock.setTimeout(() => this.#owner.guard('timer', fn), ms);
+    return this.#host.clock.setTimeout(() => this.#guard('timer', fn), ms);
   }
 
   #published(): void {
@@ -202,15 +214,15 @@ export class CpBudgets {
 
   /** Stops reading from this charge point; counted by cause. */
   #hold(hold: number, why: 'publishes' | 'frames' | 'rate'): void {
-    if (this.#owner.isClosed()) return;
+    if (this.#owner.closed) return;
     if (this.#holds === 0) this.#ws.pause();
     this.#holds |= hold;
-    this.#owner.metrics.readPaused(why);
+    this.#host.metrics.readPaused(why);
   }
 
   #release(hold: number): void {
     if ((this.#holds & hold) === 0) return;
     this.#holds &= ~hold;
-    if (this.#holds === 0 && !this.#owner.isClosed()) this.#ws.resume();
+    if (this.#holds === 0 && !this.#owner.closed) this.#ws.resume();
   }
 }
