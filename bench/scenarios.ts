@@ -85,8 +85,10 @@ const MIXES: Record<string, { mix: Mix; label: string }> = {
 const ROUNDTRIP_TARGETS: TargetName[] = ['gateway', 'gateway-mosquitto', 'diy', 'diy-mqttjs-hop', 'pipe', 'floor'];
 const TARGET_LABELS: Record<string, string> = {
   gateway: 'gateway (embedded broker)',
+  'gateway-baseline': 'gateway before (--baseline), embedded broker',
   'gateway-mosquitto': 'gateway + external Mosquitto',
   diy: 'lean DIY: ocpp-rpc strict + in-process aedes',
+  'diy-tuned': 'lean DIY with the gateway\'s Node flags',
   'diy-mqttjs-hop': 'DIY with an MQTT.js hop to its own aedes',
   pipe: 'pipe: ws + in-process aedes, no OCPP logic',
   floor: 'floor: bare ws answering every CALL',

@@ -285,3 +285,20 @@ test('[SPEC §2] deploy/config.production.yaml passes check-config with its plac
   assert.match(out, /configuration is valid/);
   assert.equal(ok.stderr(), '');
 });
+
+test('[docs/operations.md] every way of starting the gateway passes the same Node flags (the young-generation size), and the command runs with them', async () => {
+  const shebang = readFileSync(join(ROOT, 'bin/ocpp-gateway.js'), 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\/usr\/bin\/env -S node (.+)$/.exec(shebang);
+  assert.ok(m, `the shebang passes flags with env -S: ${shebang}`);
+  const flags = (m[1] as string).trim();
+  assert.match(flags, /^--max-semi-space-size=\d+$/);
+  const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  assert.equal(scripts['start'], `node ${flags} bin/ocpp-gateway.js`);
+  assert.equal(scripts['dev'], `node ${flags} --import tsx src/cli.ts`);
+  const containerfile = readFileSync(join(ROOT, 'deploy/container/Containerfile'), 'utf8');
+  assert.ok(containerfile.includes(`ENTRYPOINT ["node", "${flags}", "/opt/ocpp-gateway/bin/ocpp-gateway.js"]`), 'the container entry point');
+  // The shebang itself works: the file runs as a command (this is how the npm bin link and systemd start it).
+  const ran = await runToEnd(join(ROOT, 'bin/ocpp-gateway.js'), ['--version'], { ms: 30_000 });
+  assert.equal(ran.code, 0, ran.stderr);
+  assert.match(ran.stdout, /\d+\.\d+\.\d+/);
+});

@@ -5,13 +5,13 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { startGatewayProcess } from './gateway-process.js';
+import { shippedNodeFlags, startGatewayProcess } from './gateway-process.js';
 
 /**
  * `diy` is the lean DIY bridge (ocpp-rpc strict + aedes in the same process, bench/targets/diy-lean.ts);
  * `diy-mqttjs-hop` is the first DIY target, which publishes through an MQTT.js connection to its own aedes.
  */
-export type TargetName = 'gateway' | 'gateway-baseline' | 'gateway-mosquitto' | 'gateway-mosquitto-per-client' | 'diy' | 'diy-mqttjs-hop' | 'pipe' | 'floor';
+export type TargetName = 'gateway' | 'gateway-baseline' | 'diy-tuned' | 'gateway-mosquitto' | 'gateway-mosquitto-per-client' | 'diy' | 'diy-mqttjs-hop' | 'pipe' | 'floor';
 
 /** Node flags for the gateway process (e.g. --cpu-prof), from the bench's own flags. */
 export interface TargetOptions { nodeArgs?: string[] }
@@ -96,6 +96,11 @@ export async function startTarget(name: TargetName, extraSettings: string[] = []
       const mode = name === 'gateway-mosquitto-per-client' ? ['mqtt.client_mode=per_client'] : [];
       const gw = await startGatewayProcess([...BENCH_GATEWAY_SETTINGS, `mqtt.url=mqtt://127.0.0.1:${mosq.port}`, ...mode, ...extraSettings], opts.nodeArgs);
       return { name, pid: gw.pid, helperPids: [mosq.child.pid as number], ocppPort: gw.ocppPort, mqttPort: mosq.port, stop: async () => { await gw.stop(); await stopChild(mosq.child); } };
+    }
+    case 'diy-tuned': {
+      // The lean DIY with the Node flags the gateway ships with: what a DIY gains from them too.
+      const t = await startScript('diy-lean', [...shippedNodeFlags(), ...(opts.nodeArgs ?? [])]);
+      return { name, pid: t.child.pid as number, helperPids: [], ocppPort: t.ocppPort, mqttPort: t.mqttPort, stop: () => stopChild(t.child) };
     }
     case 'diy':
     case 'diy-mqttjs-hop':
