@@ -6,8 +6,11 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RPCClient } from 'ocpp-rpc';
 import { chargePoint, Service, within } from './support/harness.js';
-import { EPHEMERAL_FLAGS, START_MS, lineProcess, runToEnd, startCommand, type LineProcess } from './support/process.js';
+import { EPHEMERAL_FLAGS, START_MS, lineProcess, runToEnd, type LineProcess } from './support/process.js';
 import { findBinary, startMosquitto } from './support/brokers.js';
+
+/** The sources as `npm run dev` runs them (node flags of the dev script aside). */
+const CLI = ['--import', 'tsx', 'src/cli.ts'];
 
 // A guard against hangs, not a timing assertion: a gateway of three processes starts per test.
 const T = { timeout: 180_000 };
@@ -36,7 +39,7 @@ async function lineAfter(p: LineProcess, re: RegExp, what: string, from = 0, ms 
 const PRIMARY_STARTED = /"msg":"gateway\.started"/;
 
 async function startWorkers(t: TestContext, args: string[] = []): Promise<Workers> {
-  const p = lineProcess(t, [...startCommand(), ...EPHEMERAL_FLAGS, '--workers', '2', ...args]);
+  const p = lineProcess(t, [...CLI, ...EPHEMERAL_FLAGS, '--workers', '2', ...args]);
   const line = await lineAfter(p, new RegExp(`"workers":2.*${PRIMARY_STARTED.source}`), 'the primary to log gateway.started');
   const entry = JSON.parse(line) as { ocpp: { port: number }; mqtt?: { port: number }; api: { port: number }; pids: number[] };
   assert.equal(p.lines.filter((l) => PRIMARY_STARTED.test(l) && /"worker":\d/.test(l)).length, 2, 'each worker logged its own start');
@@ -65,12 +68,14 @@ function closedOnce(cp: RPCClient): Promise<{ code: number; reason: string }> {
   return new Promise((resolve) => cp.once('close', (e: { code: number; reason: Buffer | string }) => resolve({ code: e.code, reason: String(e.reason) })));
 }
 
-/** A service that answers every BootNotification and records what reaches it. */
+/** A service that answers every BootNotification and Heartbeat and records what reaches it. */
 async function bootService(t: TestContext, url: string): Promise<Service> {
   const svc = await Service.connect(t, url, ['ocpp/+/up/#', 'ocpp/+/status', 'ocpp/+/event/#']);
   svc.client.on('message', (topic) => {
     const m = /^ocpp\/([^/]+)\/up\/request\/BootNotification\/(.+)$/.exec(topic);
     if (m) void svc.publish(`ocpp/${m[1]}/dn/response/BootNotification/${m[2]}`, { status: 'Accepted', currentTime: '2026-12-02T10:00:00.000Z', interval: 60 });
+    const h = /^ocpp\/([^/]+)\/up\/request\/Heartbeat\/(.+)$/.exec(topic);
+    if (h) void svc.publish(`ocpp/${h[1]}/dn/response/Heartbeat/${h[2]}`, { currentTime: '2026-12-02T10:00:00.000Z' });
   });
   return svc;
 }
@@ -96,13 +101,13 @@ async function reconnectElsewhere(t: TestContext, w: Workers, cpId: string, notO
 
 test('[SPEC §7] ocpp.workers: a bad value is one config error naming the key', T, async () => {
   for (const value of ['0', '1.5', 'many']) {
-    const r = await runToEnd(process.execPath, [...startCommand(), 'check-config', '--workers', value]);
+    const r = await runToEnd(process.execPath, [...CLI, 'check-config', '--workers', value]);
     assert.equal(r.code, 1);
     const lines = r.stderr.trim().split('\n');
     assert.equal(lines.length, 1, r.stderr);
     assert.match(lines[0] ?? '', /^ocpp-gateway: ocpp\.workers: must be a whole number from 1 to 1024 or "auto", got "[^"]+" \(from flag --workers\)$/);
   }
-  const auto = await runToEnd(process.execPath, [...startCommand(), 'check-config', '--workers', 'auto']);
+  const auto = await runToEnd(process.execPath, [...CLI, 'check-config', '--workers', 'auto']);
   assert.equal(auto.code, 0, auto.stderr);
 });
 
@@ -145,6 +150,27 @@ test('[SPEC §7] --workers 2, embedded broker: CPs on both workers, round trips,
   const call = await getJson<{ result: unknown }>(`${w.api}/api/v1/clients/${onB}/calls`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ action: 'Reset', payload: { type: 'Hard' }, timeout_ms: 10_000 }) });
   assert.equal(call.status, 200);
   assert.deepEqual(call.body.result, { status: 'Accepted' });
+  // A live trace of a CP on either worker (the frames travel from the worker over IPC).
+  for (const id of [onA, onB]) {
+    const abort = new AbortController();
+    const res = await within(fetch(`${w.api}/api/v1/clients/${id}/trace`, { signal: abort.signal }), `the trace of ${id}`);
+    assert.equal(res.status, 200);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    const read = async (re: RegExp) => {
+      while (!re.test(text)) {
+        const chunk = await reader.read();
+        if (chunk.done) throw new Error(`the trace ended before ${re}: ${text}`);
+        text += Buffer.from(chunk.value).toString('utf8');
+      }
+    };
+    await within(read(/event: hello/), `the trace of ${id} to start`);
+    await within((cps.get(id) as RPCClient).call('Heartbeat', {}), `${id}'s Heartbeat answer`);
+    await within(read(/event: frame\ndata: .*Heartbeat/), `${id}'s Heartbeat in its trace`);
+    abort.abort();
+    await reader.cancel().catch(() => undefined);
+  }
+
   const kickedId = (byWorker.get(pidA) ?? [])[1] as string;
   const kicked = closedOnce(cps.get(kickedId) as RPCClient);
   assert.equal((await getJson(`${w.api}/api/v1/clients/${kickedId}`, { method: 'DELETE' })).status, 204);

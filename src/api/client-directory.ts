@@ -1,6 +1,6 @@
 // Where the API finds charge points when they are not in its own process: with ocpp.workers > 1 the
 // API runs in the primary and asks the workers over IPC (src/cluster/). [SPEC §7, §9]
-import type { ApiCallOutcome } from '../transport/connection.js';
+import type { ApiCallOutcome, TraceEvent } from '../transport/connection.js';
 import type { describeClient } from './http.js';
 
 /** One connected charge point as the API shows it; `worker` = the pid of the worker process serving it. */
@@ -15,6 +15,16 @@ export interface ClientQuery {
   readonly since?: number | undefined;
 }
 
+/** What a live trace reads from: a Connection, or a trace opened in a worker. */
+export interface TraceSource {
+  readonly cpId: string;
+  readonly protocol: string;
+  /** undefined: the charge point has its maximum of live traces. */
+  addTraceListener(listener: (e: TraceEvent) => void): (() => void) | undefined;
+  onClosed(listener: () => void): void;
+  offClosed(listener: () => void): void;
+}
+
 export interface ClientDirectory {
   /** The page of the matches sorted by cpId, and how many match in all. */
   list(query: ClientQuery): Promise<{ data: ClientView[]; count: number }>;
@@ -23,6 +33,8 @@ export interface ClientDirectory {
   kick(cpId: string): Promise<boolean>;
   /** undefined: not connected. */
   call(cpId: string, action: string, messageId: string, payloadText: string): Promise<ApiCallOutcome | undefined>;
+  /** A live trace of the charge point; undefined: not connected; too_many: it has its maximum of traces. */
+  trace(cpId: string): Promise<TraceSource | 'too_many' | undefined>;
 }
 
 /** Merges sorted pages (each the first page*limit matches of one worker) into the page asked for. */

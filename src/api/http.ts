@@ -15,7 +15,7 @@ import { PROTOCOLS } from '../ocpp/protocols.js';
 import { NO_FACTS, type RecentDisconnects } from '../session/cp-facts.js';
 import { API_REFUSALS, type ApiRefusal } from '../errors.js';
 import { HostPolicy } from '../transport/web-guards.js';
-import type { ClientDirectory, ClientQuery, ClientView } from './client-directory.js';
+import type { ClientDirectory, ClientQuery, ClientView, TraceSource } from './client-directory.js';
 
 /** Where Swagger UI is served. */
 export const DOCS = '/docs';
@@ -341,8 +341,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.get<{ Params: { cpId: string } }>('/api/v1/clients/:cpId/trace', {
     schema: { summary: 'Live frames in and out of one charge point (Server-Sent Events: event "frame", and "end" when it disconnects)', params: cpIdParams, querystring: { type: 'object', properties: { api_key: { type: 'string' } } }, response: { 401: errorBody, 404: errorBody, 429: errorBody } },
   }, async (req, reply) => {
-    const c = deps.registry.get(req.params.cpId);
+    let c: TraceSource | undefined;
+    if (deps.clients) {
+      const opened = await deps.clients.trace(req.params.cpId);
+      if (opened === 'too_many') return reply.code(429).send({ error: 'too_many_listeners', message: 'this charge point already has the maximum number of live traces' });
+      c = opened;
+    } else c = deps.registry.get(req.params.cpId);
     if (c === undefined) return notFound(reply, req.params.cpId);
+    const source = c;
     let closed = false;
     const write = (event: string, data: unknown) => {
       if (closed) return;
@@ -364,7 +370,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     const keepAlive = setInterval(() => { if (!closed) reply.raw.write(': keep-alive\n\n'); }, 15_000);
     const end = () => {
       if (closed) return;
-      write('end', { cpId: c.cpId });
+      write('end', { cpId: source.cpId });
       finish();
       reply.raw.end();
     };
@@ -372,9 +378,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       closed = true;
       clearInterval(keepAlive);
       unsubscribe();
-      c.offClosed(end);
+      source.offClosed(end);
     };
-    c.onClosed(end);
+    source.onClosed(end);
     req.raw.on('close', finish);
   });
 

@@ -2,7 +2,7 @@
 // channel, and the request/answer pairing the primary uses to ask a worker something. [SPEC §7]
 import type { Config } from '../config/schema.js';
 import type { ClientQuery, ClientView } from '../api/client-directory.js';
-import type { ApiCallOutcome } from '../transport/connection.js';
+import type { ApiCallOutcome, TraceEvent } from '../transport/connection.js';
 import type { GatewayAddresses } from '../gateway.js';
 
 /** Every message of ours carries this tag (prom-client and Node's own cluster messages do not). */
@@ -14,6 +14,9 @@ export interface Requests {
   get: { args: { cpId: string }; result: ClientView | null };
   kick: { args: { cpId: string }; result: boolean };
   call: { args: { cpId: string; action: string; messageId: string; payloadText: string }; result: ApiCallOutcome | null };
+  /** Opens a live trace: its frames come as 'trace' messages with this stream id, then 'trace_end'. */
+  trace: { args: { cpId: string; stream: number }; result: { protocol: string } | 'too_many' | null };
+  trace_stop: { args: { stream: number }; result: boolean };
   /** prom-client's getMetricsAsJSON() of the worker's registry. */
   metrics: { args: Record<string, never>; result: unknown[] };
 }
@@ -29,7 +32,9 @@ export type FromWorker =
   | { tag: typeof TAG; kind: 'hello' }
   | { tag: typeof TAG; kind: 'ready'; addresses: GatewayAddresses }
   | { tag: typeof TAG; kind: 'startup_error'; lines: string[] }
-  | { tag: typeof TAG; kind: 'answer'; id: number; result?: unknown; error?: string };
+  | { tag: typeof TAG; kind: 'answer'; id: number; result?: unknown; error?: string }
+  | { tag: typeof TAG; kind: 'trace'; stream: number; event: TraceEvent }
+  | { tag: typeof TAG; kind: 'trace_end'; stream: number };
 
 export function isOurs<T extends { tag: string }>(message: unknown): message is T {
   return typeof message === 'object' && message !== null && (message as { tag?: unknown }).tag === TAG;

@@ -9,7 +9,7 @@ import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } fro
 import type { Config } from '../config/schema.js';
 import type { ConfigOrigins } from '../config/origins.js';
 import { startupProblems } from '../config/startup-checks.js';
-import { mergePages, type ClientDirectory, type ClientView } from '../api/client-directory.js';
+import { mergePages, type ClientDirectory, type ClientView, type TraceSource } from '../api/client-directory.js';
 import type { EmbeddedBroker } from '../bridge/embedded-broker.js';
 import { StartupError } from '../errors.js';
 import type { GatewayAddresses } from '../gateway.js';
@@ -18,7 +18,7 @@ import { Metrics } from '../obs/metrics.js';
 import { systemClock } from '../session/clock.js';
 import { RecentDisconnects } from '../session/cp-facts.js';
 import { Registry } from '../session/registry.js';
-import type { Connection } from '../transport/connection.js';
+import type { Connection, TraceEvent } from '../transport/connection.js';
 import type { ComposeContext } from '../compose/context.js';
 import { buildCatalog } from '../compose/catalog.js';
 import { embeddedBroker } from '../compose/brokers/embedded.js';
@@ -43,6 +43,49 @@ const WORKER_ONLY = new Set([
   'ocpp_gateway_connections', 'ocpp_gateway_pending_calls', 'ocpp_gateway_broker_connected', 'ocpp_gateway_ready',
   'ocpp_gateway_auth_checks', 'ocpp_gateway_auth_throttled_addresses', 'ocpp_gateway_broker_links', 'ocpp_gateway_build_info',
 ]);
+
+/**
+ * A live trace opened in a worker, as the API's trace route reads a Connection: frames that come
+ * before the route listens are kept for it; the worker's trace_end (the CP left, the worker died) ends it.
+ */
+class RemoteTrace implements TraceSource {
+  #listener: ((e: TraceEvent) => void) | undefined;
+  #early: TraceEvent[] = [];
+  #ended = false;
+  readonly #closedListeners = new Set<() => void>();
+  constructor(readonly cpId: string, readonly protocol: string, readonly slot: number, private readonly stop: () => void) {}
+
+  deliver(e: TraceEvent): void {
+    if (this.#listener) this.#listener(e);
+    else if (this.#early.length < 1000) this.#early.push(e);
+  }
+
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    for (const l of [...this.#closedListeners]) l();
+  }
+
+  addTraceListener(listener: (e: TraceEvent) => void): () => void {
+    this.#listener = listener;
+    for (const e of this.#early) listener(e);
+    this.#early = [];
+    return () => {
+      this.#listener = undefined;
+      if (!this.#ended) this.stop();
+      this.#ended = true;
+    };
+  }
+
+  onClosed(listener: () => void): void {
+    if (this.#ended) listener();
+    else this.#closedListeners.add(listener);
+  }
+
+  offClosed(listener: () => void): void {
+    this.#closedListeners.delete(listener);
+  }
+}
 
 interface Slot {
   readonly slot: number;
@@ -94,6 +137,8 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterGate
   const { cleanups } = ctx;
   const slots: Slot[] = [];
   let stopping = false;
+  const traces = new Map<number, RemoteTrace>();
+  let nextStream = 1;
   try {
     const problems = await startupProblems(config);
     if (problems.length > 0) throw new StartupError(problems.map((p) => options.origins?.annotate(p) ?? p).join('\n'));
@@ -146,6 +191,11 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterGate
       worker.on('message', (m: unknown) => {
         if (!isOurs<FromWorker>(m)) return;
         if (m.kind === 'answer') s.pending.answered(m);
+        else if (m.kind === 'trace') traces.get(m.stream)?.deliver(m.event);
+        else if (m.kind === 'trace_end') {
+          traces.get(m.stream)?.end();
+          traces.delete(m.stream);
+        }
         else if (m.kind === 'hello') worker.send({ tag: TAG, kind: 'config', slot: s.slot, config: workerConfig(config, s.slot, internal) });
         else if (m.kind === 'ready') {
           s.ready = true;
@@ -158,6 +208,11 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterGate
       });
       worker.once('exit', (code, signal) => {
         s.pending.failAll('worker exited');
+        for (const [stream, trace] of traces) {
+          if (trace.slot !== s.slot) continue;
+          trace.end();
+          traces.delete(stream);
+        }
         s.worker = undefined;
         s.ready = false;
         if (stopping) return;
@@ -203,6 +258,20 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterGate
         if (at === undefined) return undefined;
         // No deadline here: the API's own timeout answers 504 while the CALL stays in flight.
         return (await at.s.pending.ask(at.s.worker, 'call', { cpId, action, messageId, payloadText }, undefined).catch(() => null)) ?? undefined;
+      },
+      trace: async (cpId) => {
+        const at = await find(cpId);
+        if (at === undefined) return undefined;
+        const stream = nextStream++;
+        const { s } = at;
+        const trace = new RemoteTrace(cpId, at.view.protocol, s.slot, () => {
+          traces.delete(stream);
+          if (s.worker?.isConnected()) void s.pending.ask(s.worker, 'trace_stop', { stream }, ASK_MS).catch(() => undefined);
+        });
+        traces.set(stream, trace);
+        const opened = await s.pending.ask(at.s.worker, 'trace', { cpId, stream }, ASK_MS).catch(() => null);
+        if (opened === null || opened === 'too_many') traces.delete(stream);
+        return opened === null ? undefined : opened === 'too_many' ? 'too_many' : trace;
       },
     };
     const aggregatedRegistry = async () => {

@@ -52,6 +52,8 @@ export async function runWorker(watchProcess: (log: Logger) => void): Promise<vo
   }
 
   const describe = (c: Connection): ClientView => ({ ...describeClient(c), worker: process.pid });
+  /** Live traces the primary's API opened here, by stream id. */
+  const traces = new Map<number, { c: Connection; unsubscribe: () => void; end: () => void }>();
   const answer = async (op: Op, args: unknown): Promise<unknown> => {
     switch (op) {
       case 'list': {
@@ -72,6 +74,29 @@ export async function runWorker(watchProcess: (log: Logger) => void): Promise<vo
         const a = args as Requests['call']['args'];
         const c = gateway.registry.get(a.cpId);
         return c === undefined ? null : await c.callFromApi(a.action, a.messageId, a.payloadText);
+      }
+      case 'trace': {
+        const { cpId, stream } = args as Requests['trace']['args'];
+        const c = gateway.registry.get(cpId);
+        if (c === undefined) return null;
+        const unsubscribe = c.addTraceListener((event) => void send({ tag: TAG, kind: 'trace', stream, event }));
+        if (unsubscribe === undefined) return 'too_many';
+        const end = () => {
+          traces.delete(stream);
+          unsubscribe();
+          void send({ tag: TAG, kind: 'trace_end', stream });
+        };
+        traces.set(stream, { c, unsubscribe, end });
+        c.onClosed(end);
+        return { protocol: c.protocol };
+      }
+      case 'trace_stop': {
+        const t = traces.get((args as Requests['trace_stop']['args']).stream);
+        if (t === undefined) return false;
+        traces.delete((args as Requests['trace_stop']['args']).stream);
+        t.unsubscribe();
+        t.c.offClosed(t.end);
+        return true;
       }
       case 'metrics':
         return gateway.metrics.registry.getMetricsAsJSON();
