@@ -13,6 +13,9 @@ import type { TopicLayout } from './topics.js';
 import type { MessageFormat } from './message-format.js';
 import { ClientLink, LinkDropped, type BrokerEndpoint, type LinkLoss } from './client-link.js';
 
+/** Embedded broker, shared mode: a connection holds nothing of its own on the MQTT side (one object for all). */
+const NOTHING_HELD: Attachment = Object.freeze({ bind: () => undefined, release: () => undefined });
+
 const RETAINED: PublishOptions = Object.freeze({ retain: true });
 const NOT_RETAINED: PublishOptions = Object.freeze({ retain: false });
 
@@ -103,7 +106,7 @@ export class Bridge {
     const per = this.#perClient;
     if (per === undefined && this.#wildcard !== undefined) {
       await this.#wildcard;
-      return { bind: () => undefined, release: () => undefined };
+      return NOTHING_HELD;
     }
     if (per === undefined) {
       await this.#acquire(cpId);
