@@ -78,17 +78,27 @@ export class MessageChecks {
     return this.#validators.get(protocol);
   }
 
-  /** The checker for one connection, or undefined when nothing of it is checked. */
+  /**
+   * The checker for one connection, or undefined when nothing of it is checked. It depends on the
+   * protocol only (exemptions are per cpId: those get none), so connections share one per protocol.
+   */
   forConnection(protocol: Protocol, cpId: string): PayloadChecker | undefined {
     const validator = this.#validators.get(protocol);
     if (validator === undefined || this.#exemptCpIds.has(cpId)) return undefined;
-    const directions = this.#directions;
-    const exempt = this.#exemptActions;
-    return {
-      logOnly: this.#logOnly,
-      check: (direction, action, kind, payload) => (directions.has(direction) && !exempt.has(action) ? validator.validate(action, kind, payload) : undefined),
-    };
+    let checker = this.#checkers.get(protocol);
+    if (checker === undefined) {
+      const directions = this.#directions;
+      const exempt = this.#exemptActions;
+      checker = Object.freeze({
+        logOnly: this.#logOnly,
+        check: (direction: Direction, action: string, kind: SchemaKind, payload: unknown) => (directions.has(direction) && !exempt.has(action) ? validator.validate(action, kind, payload) : undefined),
+      });
+      this.#checkers.set(protocol, checker);
+    }
+    return checker;
   }
+
+  readonly #checkers = new Map<Protocol, PayloadChecker>();
 }
 
 /** json_schema_dir (official files in a folder, as in EMQX) replaces the set of the versions whose profile says so. */
