@@ -5,6 +5,7 @@ import { DEFAULT_MAX_JSON_DEPTH, encodeCall, encodeCallError, encodeCallResult, 
 import { CALL, CALLRESULTERROR, MAX_MESSAGE_ID_LENGTH, SEND, type MessageTypeId, type ProtocolProfile } from '../ocpp/protocols.js';
 import { cutText } from '../ocpp/quote.js';
 import { RecentAnswers } from './recent-answers.js';
+import { SmallMap } from './small-map.js';
 import type { GatewayErrorReason, RejectedReason } from '../errors.js';
 import type { Direction, PayloadChecker } from '../validation/checks.js';
 import type { SchemaKind } from '../validation/schema-source.js';
@@ -96,7 +97,8 @@ const RECENT_ANSWERS = 16;
 
 export class Channel {
   readonly #o: ChannelOptions;
-  readonly #upstream = new Map<string, PendingUpstream>();
+  /** Pending CALLs from the CP: usually none or one (no Map then). */
+  readonly #upstream = new SmallMap<PendingUpstream>();
   /** 2.1 only (the versions with CALLRESULTERROR), made on the first answer. */
   #recentAnswers: RecentAnswers | undefined;
   readonly #queue: DownstreamCall[] = [];

@@ -65,7 +65,8 @@ function object(v: unknown): Payload | undefined {
 
 export class CpFacts {
   #boot: Omit<CpFactsView, 'connectors'> = NO_FACTS;
-  readonly #connectors = new Map<string, ConnectorStatus>();
+  /** Made on the first StatusNotification with a connector (most idle CPs only booted: no Map). */
+  #connectors: Map<string, ConnectorStatus> | undefined;
 
   /** One CALL from the charge point; anything but BootNotification and StatusNotification is ignored. */
   observe(action: string, payload: object, at: number): void {
@@ -89,8 +90,9 @@ export class CpFacts {
     const evseId = twoX ? index(p['evseId']) : null;
     if (connectorId === undefined || status === null || evseId === undefined) return;
     const key = `${evseId ?? '-'}/${connectorId}`;
-    if (!this.#connectors.has(key) && this.#connectors.size >= MAX_CONNECTORS) return;
-    this.#connectors.set(key, {
+    const connectors = (this.#connectors ??= new Map());
+    if (!connectors.has(key) && connectors.size >= MAX_CONNECTORS) return;
+    connectors.set(key, {
       evseId, connectorId, status,
       errorCode: twoX ? null : text(p['errorCode']),
       info: twoX ? null : text(p['info']),
@@ -99,7 +101,7 @@ export class CpFacts {
   }
 
   view(): CpFactsView {
-    const connectors = [...this.#connectors.values()].sort((a, b) => (a.evseId ?? -1) - (b.evseId ?? -1) || a.connectorId - b.connectorId);
+    const connectors = [...(this.#connectors?.values() ?? [])].sort((a, b) => (a.evseId ?? -1) - (b.evseId ?? -1) || a.connectorId - b.connectorId);
     return { ...this.#boot, connectors };
   }
 }

@@ -13,6 +13,7 @@ import type { FrameLog, FrameLogPolicy } from '../obs/frame-log.js';
 import { CpBudgets, type CpBudgetLimits } from './cp-budgets.js';
 import { keepaliveSweep, type KeepaliveMember, type KeepaliveSlot } from './keepalive.js';
 import { noteFacts, type CpFacts } from '../session/cp-facts.js';
+import { SmallMap } from '../session/small-map.js';
 import type { DownstreamSink } from '../session/sink.js';
 
 export interface ConnectionLimits extends CpBudgetLimits {
@@ -88,7 +89,8 @@ export class Connection implements KeepaliveMember, DownstreamSink {
   readonly #ws: WebSocket;
   readonly #host: ConnectionHost;
   readonly #limits: ConnectionLimits;
-  readonly #timers = new Map<TimerKey, unknown>();
+  /** Its CALL timers: usually none or one (no Map then). */
+  readonly #timers = new SmallMap<unknown>();
   /** Its bucket in the shared keepalive sweep (no interval of its own). */
   #keepalive: KeepaliveSlot | undefined;
   #lastPingAt: number;

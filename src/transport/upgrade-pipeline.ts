@@ -27,6 +27,12 @@ import { parseBasicAuth, parseCpIdFromPath, parseProtocolList, selectProtocol, t
 import type { ClientCertificate } from './tls.js';
 import { socketPeer, type UpgradeEntry, type UpgradePeer } from './peer.js';
 
+
+/** A socket error during or after the upgrade: the socket goes (ws adds its own listener after the 101). */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
 export { socketPeer, type UpgradeEntry, type UpgradePeer } from './peer.js';
 import { OriginPolicy } from './web-guards.js';
 import type { RefusalReports } from './refusal-reports.js';
@@ -304,7 +310,9 @@ export class UpgradePipeline {
   /** The 'upgrade' event of any Node HTTP(S) server. Never rejects: every failure is answered. */
   async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const { config, clock, log, admission } = this.deps;
-    socket.on('error', () => socket.destroy());
+    // A module-level listener: an arrow here would share this function's closure scope (the handshake's
+    // AbortController, timer, maps) and keep it alive as long as the socket, ~1.1 KiB per connection.
+    socket.on('error', destroyOnError);
     const remoteAddress = this.peer.remoteAddress(req);
     const source = sourceKey(remoteAddress);
     let finished = false;
