@@ -14,11 +14,11 @@ export const EPHEMERAL_FLAGS = ['--ocpp-host', '127.0.0.1', '--ocpp-port', '0', 
 
 export interface Started { child: ChildProcess; ports: { ocpp: number; mqtt: number; mqttWs: number; api: number }; exit: Promise<number | null>; stderr: () => string }
 
-/** `npm run dev` runs `node --import tsx src/cli.ts`; spawn exactly that (not through npm), so signals reach the gateway itself. */
+/** `npm run dev` runs `node <its Node flags> --import tsx src/cli.ts`; spawn exactly that (not through npm), so signals reach the gateway itself. */
 export function startCommand(): string[] {
-  const script = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['dev'];
-  assert.equal(script, 'node --import tsx src/cli.ts');
-  return ['--import', 'tsx', 'src/cli.ts'];
+  const script = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['dev'] ?? '';
+  assert.match(script, /^node (--[\w-]+=\S+ )*--import tsx src\/cli\.ts$/);
+  return script.split(' ').slice(1);
 }
 
 /** Every child still running when the test file's process ends is killed: a failed test never leaves one behind. */
