@@ -6,51 +6,12 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RPCClient } from 'ocpp-rpc';
 import { chargePoint, Service, within } from './support/harness.js';
-import { EPHEMERAL_FLAGS, START_MS, lineProcess, runToEnd, type LineProcess } from './support/process.js';
+import { START_MS, runToEnd } from './support/process.js';
 import { findBinary, startMosquitto } from './support/brokers.js';
-
-/** The sources as `npm run dev` runs them (node flags of the dev script aside). */
-const CLI = ['--import', 'tsx', 'src/cli.ts'];
+import { CLI, lineAfter, startWorkers, type Workers } from './support/workers-process.js';
 
 // A guard against hangs, not a timing assertion: a gateway of three processes starts per test.
 const T = { timeout: 180_000 };
-
-interface Workers {
-  p: LineProcess;
-  ocppUrl: string;
-  mqttUrl: string | undefined;
-  api: string;
-  pids: number[];
-}
-
-/** Waits (polling what the process printed, with a deadline) for a line matching `re` after line `from`. */
-async function lineAfter(p: LineProcess, re: RegExp, what: string, from = 0, ms = START_MS): Promise<string> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const found = p.lines.slice(from).find((l) => re.test(l));
-    if (found !== undefined) return found;
-    if (p.child.exitCode !== null) throw new Error(`the gateway exited (${p.child.exitCode}) while waiting for ${what}`);
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** The primary's gateway.started line: it comes after every worker has started (theirs carry "worker"). */
-const PRIMARY_STARTED = /"msg":"gateway\.started"/;
-
-async function startWorkers(t: TestContext, args: string[] = []): Promise<Workers> {
-  const p = lineProcess(t, [...CLI, ...EPHEMERAL_FLAGS, '--workers', '2', ...args]);
-  const line = await lineAfter(p, new RegExp(`"workers":2.*${PRIMARY_STARTED.source}`), 'the primary to log gateway.started');
-  const entry = JSON.parse(line) as { ocpp: { port: number }; mqtt?: { port: number }; api: { port: number }; pids: number[] };
-  assert.equal(p.lines.filter((l) => PRIMARY_STARTED.test(l) && /"worker":\d/.test(l)).length, 2, 'each worker logged its own start');
-  return {
-    p,
-    ocppUrl: `ws://127.0.0.1:${entry.ocpp.port}/ocpp`,
-    mqttUrl: entry.mqtt?.port !== undefined ? `mqtt://127.0.0.1:${entry.mqtt.port}` : undefined,
-    api: `http://127.0.0.1:${entry.api.port}`,
-    pids: entry.pids,
-  };
-}
 
 async function getJson<T>(url: string, init?: RequestInit): Promise<{ status: number; body: T }> {
   const res = await within(fetch(url, init), `${init?.method ?? 'GET'} ${url}`);

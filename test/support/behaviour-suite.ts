@@ -3,16 +3,34 @@
 import type { TestContext } from 'node:test';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chargePoint, rawSocket, Service, startTestGateway, type TestGateway } from './harness.js';
+import { chargePoint, rawSocket, Service, startTestGateway, until } from './harness.js';
 
 /** Starts a broker for one test (stopped at its end); undefined = the embedded broker. */
 export type BrokerFactory = (t: TestContext) => Promise<{ url: string }>;
 
-export function behaviourSuite(label: string, broker?: BrokerFactory, brokerSettings: Record<string, unknown> = {}): void {
-  const setup = async (t: TestContext, settings: Record<string, unknown> = {}): Promise<TestGateway> => {
-    if (broker === undefined) return startTestGateway(t, settings);
+/** A gateway for one test, wherever it runs. */
+export interface SuiteGateway {
+  readonly ocppUrl: string;
+  readonly mqttUrl: string;
+  readonly apiUrl: string;
+  /** Downstream CALLs queued for a charge point (undefined: not connected). */
+  queueLength(cpId: string): Promise<number | undefined>;
+}
+
+/** Starts the gateway for one test with these settings (config keys); stopped at the test's end. */
+export type GatewayFactory = (t: TestContext, settings: Record<string, unknown>) => Promise<SuiteGateway>;
+
+/** The default: startGateway in this process. */
+export const inProcessGateway: GatewayFactory = async (t, settings) => {
+  const g = await startTestGateway(t, settings);
+  return { ...g, queueLength: async (cpId) => g.gw.registry.get(cpId)?.channel.queueLength };
+};
+
+export function behaviourSuite(label: string, broker?: BrokerFactory, brokerSettings: Record<string, unknown> = {}, start: GatewayFactory = inProcessGateway): void {
+  const setup = async (t: TestContext, settings: Record<string, unknown> = {}): Promise<SuiteGateway> => {
+    if (broker === undefined) return start(t, settings);
     const b = await broker(t);
-    const gw = await startTestGateway(t, { ...brokerSettings, ...settings, 'mqtt.url': b.url });
+    const gw = await start(t, { ...brokerSettings, ...settings, 'mqtt.url': b.url });
     return { ...gw, mqttUrl: b.url };
   };
 
@@ -115,7 +133,7 @@ export function behaviourSuite(label: string, broker?: BrokerFactory, brokerSett
   });
 
   test(`${label}: [SPEC §5] disconnect with a queued and an in-flight CALL -> two disconnected errors`, T, async (t) => {
-    const { gw, ocppUrl, mqttUrl } = await setup(t);
+    const { ocppUrl, mqttUrl, queueLength } = await setup(t);
     const svc = await Service.connect(t, mqttUrl);
     const raw = await rawSocket(t, `${ocppUrl}/CP1`);
     await svc.waitFor('ocpp/CP1/event/connected');
@@ -124,10 +142,7 @@ export function behaviourSuite(label: string, broker?: BrokerFactory, brokerSett
     assert.deepEqual(await raw.next(), [2, 'd1', 'Reset', { type: 'Hard' }]);
     // An external broker's PUBACK to the service does not mean d2 reached the gateway: wait until it
     // is queued behind d1 (else it would arrive after the close and rightly be not_connected).
-    await new Promise<void>((resolve) => {
-      const check = () => (gw.registry.get('CP1')?.channel.queueLength === 1 ? resolve() : setImmediate(check));
-      check();
-    });
+    await until(async () => (await queueLength('CP1')) === 1, 'd2 to be queued behind d1');
     raw.ws.close(1000);
     const e1 = await svc.waitFor('ocpp/CP1/up/error/Reset/d1');
     const e2 = await svc.waitFor('ocpp/CP1/up/error/UnlockConnector/d2');
