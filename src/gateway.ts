@@ -48,6 +48,8 @@ export interface Gateway {
   readonly config: Readonly<Config>;
   readonly addresses: GatewayAddresses;
   readonly registry: Registry<Connection>;
+  /** The charge points that disconnected recently (GET /api/v1/disconnected; ocpp.workers > 1 asks each worker). */
+  readonly recentlyDisconnected: RecentDisconnects;
   readonly metrics: Metrics;
   /** Where every MQTT publish goes through (tests reach its guards directly). */
   readonly bridge: Bridge;
@@ -149,7 +151,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       if (broker.isConnected() === connected) return resolve();
       broker.onConnectionChange((now) => { if (now === connected) resolve(); });
     });
-    return { config, addresses, registry, metrics, bridge, api: api?.app, ready, brokerState, upgradeHandler: ocpp.upgradeHandler, reload, close };
+    return { config, addresses, registry, recentlyDisconnected, metrics, bridge, api: api?.app, ready, brokerState, upgradeHandler: ocpp.upgradeHandler, reload, close };
   } catch (err) {
     for (const fn of cleanups.reverse()) await fn();
     // A startup error may quote mqtt.url (an external broker that refused or never answered).

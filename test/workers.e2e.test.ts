@@ -139,6 +139,9 @@ test('[SPEC §7] --workers 2, embedded broker: CPs on both workers, round trips,
   assert.equal((await getJson(`${w.api}/api/v1/clients/${kickedId}`)).status, 404);
   assert.equal((await getJson(`${w.api}/api/v1/clients/NOPE/calls`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ action: 'Reset', payload: { type: 'Hard' } }) })).status, 404);
   cps.delete(kickedId);
+  const left = await getJson<{ data: Array<{ cpId: string; reason: string }> }>(`${w.api}/api/v1/disconnected`);
+  assert.deepEqual(left.body.data.map((d) => [d.cpId, d.reason]), [[kickedId, 'kicked']]);
+  assert.equal((await getJson<{ reason: string }>(`${w.api}/api/v1/disconnected/${kickedId}`)).body.reason, 'kicked');
 
   // /metrics: the sum of both workers.
   const metrics = await within(fetch(`${w.api}/metrics`).then((r) => r.text()), '/metrics');
@@ -161,6 +164,10 @@ test('[SPEC §7] --workers 2, embedded broker: CPs on both workers, round trips,
   cps.set(moved, again.cp);
   const one = await getJson<{ data: Array<{ cpId: string; worker: number }> }>(`${w.api}/api/v1/clients?like=${moved}`);
   assert.deepEqual(one.body.data.map((c) => [c.cpId, c.worker]), [[moved, pidB]]);
+  // Replaced on worker A, connected on worker B: not in the list of disconnected CPs, but its last disconnect is known.
+  const gone2 = await getJson<{ data: Array<{ cpId: string }> }>(`${w.api}/api/v1/disconnected`);
+  assert.deepEqual(gone2.body.data.map((d) => d.cpId), [kickedId]);
+  assert.equal((await getJson<{ reason: string }>(`${w.api}/api/v1/disconnected/${moved}`)).body.reason, 'replaced');
   const mark = svc.received.length;
   await svc.publish(`ocpp/${moved}/dn/request/Reset/after-move`, { type: 'Soft' });
   await svc.waitFor(`ocpp/${moved}/up/response/Reset/after-move`, mark);

@@ -1,6 +1,7 @@
 // Where the API finds charge points when they are not in its own process: with ocpp.workers > 1 the
 // API runs in the primary and asks the workers over IPC (src/cluster/). [SPEC §7, §9]
 import type { ApiCallOutcome, TraceEvent } from '../transport/connection.js';
+import type { DisconnectedCp } from '../session/cp-facts.js';
 import type { describeClient } from './http.js';
 
 /** One connected charge point as the API shows it; `worker` = the pid of the worker process serving it. */
@@ -35,6 +36,10 @@ export interface ClientDirectory {
   call(cpId: string, action: string, messageId: string, payloadText: string): Promise<ApiCallOutcome | undefined>;
   /** A live trace of the charge point; undefined: not connected; too_many: it has its maximum of traces. */
   trace(cpId: string): Promise<TraceSource | 'too_many' | undefined>;
+  /** Recently disconnected charge points that are connected nowhere now, newest first. */
+  disconnected(): Promise<DisconnectedCp[]>;
+  /** A charge point's last disconnect (also when it has reconnected since). */
+  lastDisconnect(cpId: string): Promise<DisconnectedCp | undefined>;
 }
 
 /** Merges sorted pages (each the first page*limit matches of one worker) into the page asked for. */

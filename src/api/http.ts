@@ -450,9 +450,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
   }, async (req) => {
     const { page, limit, like } = req.query;
-    const all = deps.recentlyDisconnected?.list(deps.clock?.now() ?? Date.now()) ?? [];
     // A charge point that came back is in /api/v1/clients instead.
-    const matches = all.filter((d) => deps.registry.get(d.cpId) === undefined && (like === undefined || d.cpId.includes(like)));
+    const all = deps.clients ? await deps.clients.disconnected() : (deps.recentlyDisconnected?.list(deps.clock?.now() ?? Date.now()) ?? []).filter((d) => deps.registry.get(d.cpId) === undefined);
+    const matches = all.filter((d) => like === undefined || d.cpId.includes(like));
     return {
       data: matches.slice((page - 1) * limit, page * limit),
       meta: { page, limit, count: matches.length, maxEntries: recentLimits?.maxEntries ?? 0, maxAgeSeconds: Math.round((recentLimits?.maxAgeMs ?? 0) / 1000) },
@@ -462,7 +462,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.get<{ Params: { cpId: string } }>('/api/v1/disconnected/:cpId', {
     schema: { summary: "One charge point's last disconnect (also when it has reconnected since)", params: cpIdParams, response: { 200: disconnectedClient, 401: errorBody, 404: errorBody } },
   }, async (req, reply) => {
-    const d = deps.recentlyDisconnected?.get(req.params.cpId, deps.clock?.now() ?? Date.now());
+    const d = deps.clients ? await deps.clients.lastDisconnect(req.params.cpId) : deps.recentlyDisconnected?.get(req.params.cpId, deps.clock?.now() ?? Date.now());
     return d ?? reply.code(404).send({ error: 'not_found', message: `no recent disconnect of charge point ${req.params.cpId}` });
   });
 

@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.js';
 import type { ClientQuery, ClientView } from '../api/client-directory.js';
 import type { ApiCallOutcome, TraceEvent } from '../transport/connection.js';
 import type { GatewayAddresses } from '../gateway.js';
+import type { DisconnectedCp } from '../session/cp-facts.js';
 
 /** Every message of ours carries this tag (prom-client and Node's own cluster messages do not). */
 export const TAG = 'ocpp-gw';
@@ -17,6 +18,11 @@ export interface Requests {
   /** Opens a live trace: its frames come as 'trace' messages with this stream id, then 'trace_end'. */
   trace: { args: { cpId: string; stream: number }; result: { protocol: string } | 'too_many' | null };
   trace_stop: { args: { stream: number }; result: boolean };
+  /** The worker's recent disconnects, newest first. */
+  disconnected: { args: Record<string, never>; result: DisconnectedCp[] };
+  last_disconnect: { args: { cpId: string }; result: DisconnectedCp | null };
+  /** Which of these cpIds the worker serves now. */
+  connected: { args: { cpIds: string[] }; result: string[] };
   /** prom-client's getMetricsAsJSON() of the worker's registry. */
   metrics: { args: Record<string, never>; result: unknown[] };
 }

@@ -16,7 +16,7 @@ import type { GatewayAddresses } from '../gateway.js';
 import { configSecrets, redactText, type Logger } from '../obs/log.js';
 import { Metrics } from '../obs/metrics.js';
 import { systemClock } from '../session/clock.js';
-import { RecentDisconnects } from '../session/cp-facts.js';
+import { RecentDisconnects, type DisconnectedCp } from '../session/cp-facts.js';
 import { Registry } from '../session/registry.js';
 import type { Connection, TraceEvent } from '../transport/connection.js';
 import type { ComposeContext } from '../compose/context.js';
@@ -249,6 +249,15 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterGate
       }
       return best;
     };
+    /** The newest entry per cpId over the workers' lists, newest first. */
+    const newestFirst = (entries: DisconnectedCp[]) => {
+      const byId = new Map<string, DisconnectedCp>();
+      for (const d of entries) {
+        const seen = byId.get(d.cpId);
+        if (seen === undefined || d.disconnectedAt > seen.disconnectedAt) byId.set(d.cpId, d);
+      }
+      return [...byId.values()].sort((a, b) => (a.disconnectedAt < b.disconnectedAt ? 1 : a.disconnectedAt > b.disconnectedAt ? -1 : 0));
+    };
     const clients: ClientDirectory = {
       list: async (q) => mergePages(q, (await askAll('list', q)).map((a) => a.r)),
       get: async (cpId) => (await find(cpId))?.view,
@@ -273,6 +282,14 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterGate
         if (opened === null || opened === 'too_many') traces.delete(stream);
         return opened === null ? undefined : opened === 'too_many' ? 'too_many' : trace;
       },
+      disconnected: async () => {
+        const recent = newestFirst((await askAll('disconnected', {})).flatMap((a) => a.r));
+        // One that reconnected, to any worker, is in the client list instead.
+        const cpIds = recent.map((d) => d.cpId);
+        const back = new Set((await askAll('connected', { cpIds })).flatMap((a) => a.r));
+        return recent.filter((d) => !back.has(d.cpId));
+      },
+      lastDisconnect: async (cpId) => newestFirst((await askAll('last_disconnect', { cpId })).flatMap((a) => (a.r === null ? [] : [a.r])))[0],
     };
     const aggregatedRegistry = async () => {
       const parts = (await askAll('metrics', {})).map((a) => a.r as MetricObjectWithValues<MetricValue<string>>[]);

@@ -98,6 +98,12 @@ export async function runWorker(watchProcess: (log: Logger) => void): Promise<vo
         t.c.offClosed(t.end);
         return true;
       }
+      case 'disconnected':
+        return gateway.recentlyDisconnected.list(Date.now());
+      case 'last_disconnect':
+        return gateway.recentlyDisconnected.get((args as Requests['last_disconnect']['args']).cpId, Date.now()) ?? null;
+      case 'connected':
+        return (args as Requests['connected']['args']).cpIds.filter((id) => gateway.registry.get(id) !== undefined);
       case 'metrics':
         return gateway.metrics.registry.getMetricsAsJSON();
     }
