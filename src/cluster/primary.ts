@@ -170,16 +170,11 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterGate
 
     let started = false;
     let startFailed: ((err: Error) => void) | undefined;
+    let startDone: (() => void) | undefined;
     let firstAddresses: GatewayAddresses | undefined;
     const allReady = new Promise<void>((resolve, reject) => {
       startFailed = reject;
-      const check = setInterval(() => {
-        if (slots.length === n && slots.every((s) => s.ready)) {
-          clearInterval(check);
-          resolve();
-        }
-      }, 50);
-      cleanups.push(() => clearInterval(check));
+      startDone = resolve;
     });
 
     const fork = (s: Slot) => {
@@ -201,6 +196,7 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterGate
           s.ready = true;
           firstAddresses ??= m.addresses;
           if (started) log.info({ worker: s.slot, pid: worker.process.pid }, 'cluster.worker_restarted');
+          else if (slots.length === n && slots.every((x) => x.ready)) startDone?.();
         } else if (m.kind === 'startup_error') {
           if (!started) startFailed?.(new StartupError(m.lines.join('\n')));
           else log.error({ worker: s.slot, pid: worker.process.pid, errors: m.lines }, 'cluster.worker_start_failed');
@@ -333,8 +329,9 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterGate
           const w = s.worker;
           if (w === undefined) continue;
           exits.push(new Promise((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))));
-          // Each worker closes its charge points (reason shutdown) and publishes their presence.
-          if (w.isConnected()) w.send({ tag: TAG, kind: 'shutdown' });
+          // Each worker closes its charge points (reason shutdown) and publishes their presence; one
+          // still starting listens to nothing yet and just ends.
+          if (s.ready && w.isConnected()) w.send({ tag: TAG, kind: 'shutdown' });
           else w.process.kill('SIGTERM');
         }
         const late = setTimeout(() => {
