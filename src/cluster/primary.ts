@@ -13,7 +13,7 @@ import { mergePages, type ClientDirectory, type ClientView, type TraceSource } f
 import type { EmbeddedBroker } from '../bridge/embedded-broker.js';
 import { StartupError } from '../errors.js';
 import type { GatewayAddresses } from '../gateway.js';
-import { configSecrets, redactText, type Logger } from '../obs/log.js';
+import { configSecrets, redactText, redactUrl, type Logger } from '../obs/log.js';
 import { Metrics } from '../obs/metrics.js';
 import { systemClock } from '../session/clock.js';
 import { RecentDisconnects, type DisconnectedCp } from '../session/cp-facts.js';
@@ -316,7 +316,7 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterGate
       ...(mqttAddress ? { mqtt: mqttAddress } : {}),
       ...(api ? { api: api.address } : {}),
     };
-    log.info({ ocpp: addresses.ocpp ?? null, ocppTls: addresses.ocppTls ?? null, mqtt: addresses.mqtt ?? { url: config.mqtt.url, clientMode: config.mqtt.client_mode }, api: addresses.api ?? null, workers: n, pids: slots.map((s) => s.worker?.process.pid ?? null) }, 'gateway.started');
+    log.info({ ocpp: addresses.ocpp ?? null, ocppTls: addresses.ocppTls ?? null, mqtt: addresses.mqtt ?? { url: redactUrl(config.mqtt.url), clientMode: config.mqtt.client_mode }, api: addresses.api ?? null, workers: n, pids: slots.map((s) => s.worker?.process.pid ?? null) }, 'gateway.started');
 
     let closing: Promise<void> | undefined;
     const close = () => {
