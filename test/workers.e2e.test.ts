@@ -9,6 +9,11 @@ import { chargePoint, Service, within } from './support/harness.js';
 import { START_MS, runToEnd } from './support/process.js';
 import { findBinary, startMosquitto } from './support/brokers.js';
 import { CLI, lineAfter, startWorkers, type Workers } from './support/workers-process.js';
+import { TestPki } from './support/certs.js';
+import { hashPassword } from '../src/auth/password-hash.js';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 // A guard against hangs, not a timing assertion: a gateway of three processes starts per test.
 const T = { timeout: 180_000 };
@@ -248,4 +253,29 @@ test('[SPEC §7] --workers 2 on Mosquitto: each worker its own client; round tri
   const closes = await within(Promise.all(closing), 'every CP to be closed');
   assert.ok(closes.every((c) => c.code === 1001 && c.reason === 'shutdown'), JSON.stringify(closes));
   assert.equal(await within(w.p.exit, 'the primary to exit', START_MS), 0);
+});
+
+test('[SPEC §7, §8] --workers 2 with a wss:// listener (profile 2, auth.file): both listeners shared by both workers; credentials checked in each', T, async (t) => {
+  const pki = new TestPki();
+  const ca = pki.ca('workers-ca');
+  const server = pki.server('workers-server', ca, 'ec');
+  const caPem = readFileSync(ca.cert);
+  const dir = mkdtempSync(join(tmpdir(), 'ocpp-gw-workers-'));
+  const creds = join(dir, 'creds.yaml');
+  const ids = ['S1', 'S2', 'S3', 'S4', 'S5', 'S6'];
+  writeFileSync(creds, (await Promise.all(ids.map(async (id) => `${id}: "${await hashPassword(Buffer.from(`pw-${id}`))}"\n`))).join(''));
+  const w = await startWorkers(t, [
+    '--set', 'ocpp.tls.port=0', '--set', 'ocpp.tls.host=127.0.0.1', '--set', `ocpp.tls.cert_file=${server.cert}`, '--set', `ocpp.tls.key_file=${server.key}`,
+    '--set', 'ocpp.tls.security_profile=2', '--set', 'auth.provider=file', '--set', `auth.file=${creds}`, '--set', 'ocpp.protocols=ocpp1.6',
+  ]);
+  assert.ok(w.wssUrl !== undefined);
+  for (const id of ids.slice(0, 4)) await chargePoint(t, w.wssUrl, id, { password: `pw-${id}`, wsOpts: { ca: caPem } });
+  for (const id of ids.slice(4)) await chargePoint(t, w.ocppUrl, id, { password: `pw-${id}` });
+  const list = await getJson<{ data: Array<{ cpId: string; worker: number }> }>(`${w.api}/api/v1/clients`);
+  assert.deepEqual(list.body.data.map((c) => c.cpId), ids);
+  const wssWorkers = new Set(list.body.data.filter((c) => ids.slice(0, 4).includes(c.cpId)).map((c) => c.worker));
+  assert.deepEqual([...wssWorkers].sort(), [...w.pids].sort(), 'both workers serve wss://');
+  await assert.rejects(chargePoint(t, w.wssUrl, 'S1', { password: 'wrong', wsOpts: { ca: caPem } }));
+  await assert.rejects(chargePoint(t, w.wssUrl, 'S1', { password: 'wrong', wsOpts: { ca: caPem } }));
+  assert.equal((await getJson(`${w.api}/api/v1/clients/S1`)).status, 200, 'refused attempts replace nothing');
 });

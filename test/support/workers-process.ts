@@ -13,6 +13,8 @@ export const CLI = ['--import', 'tsx', 'src/cli.ts'];
 export interface Workers {
   p: LineProcess;
   ocppUrl: string;
+  /** The wss:// listener, when ocpp.tls is set (host localhost, for the certificate's name). */
+  wssUrl: string | undefined;
   /** The embedded broker's address (the primary hosts it); undefined with an external broker. */
   mqttUrl: string | undefined;
   api: string;
@@ -46,11 +48,12 @@ export async function startWorkers(t: TestContext, args: string[] = [], n = 2): 
   holder.p = p;
   // The primary's gateway.started comes after every worker's (theirs carry "worker").
   const line = await lineAfter(p, new RegExp(`"workers":${n}.*${STARTED.source}`), 'the primary to log gateway.started');
-  const entry = JSON.parse(line) as { ocpp: { port: number }; mqtt?: { port?: number }; api: { port: number }; pids: number[] };
+  const entry = JSON.parse(line) as { ocpp: { port: number }; ocppTls: { port: number } | null; mqtt?: { port?: number }; api: { port: number }; pids: number[] };
   assert.equal(p.lines.filter((l) => STARTED.test(l) && /"worker":\d/.test(l)).length, n, 'each worker logged its own start');
   return {
     p,
     ocppUrl: `ws://127.0.0.1:${entry.ocpp.port}/ocpp`,
+    wssUrl: entry.ocppTls ? `wss://localhost:${entry.ocppTls.port}/ocpp` : undefined,
     mqttUrl: entry.mqtt?.port !== undefined ? `mqtt://127.0.0.1:${entry.mqtt.port}` : undefined,
     api: `http://127.0.0.1:${entry.api.port}`,
     pids: entry.pids,
