@@ -35,7 +35,9 @@ export function behaviourSuite(label: string, broker?: BrokerFactory, brokerSett
   };
 
   const BOOT = { chargePointVendor: 'Acme', chargePointModel: 'Rapid-50' };
-  const T = { timeout: 40_000 }; // a guard against hangs; a private RabbitMQ node alone takes about 8 s to boot
+  // A guard against hangs; a private RabbitMQ node alone takes about 8 s to boot, a gateway process
+  // with workers (three processes compiling schemas) longer on a busy machine.
+  const T = { timeout: start === inProcessGateway ? 40_000 : 120_000 };
 
   test(`${label}: [SPEC §4] BootNotification: up/request with the exact payload, answer on dn/response resolves the CP call`, T, async (t) => {
     const { ocppUrl, mqttUrl } = await setup(t);
