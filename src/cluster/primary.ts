@@ -190,8 +190,7 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterGate
         else if (m.kind === 'trace_end') {
           traces.get(m.stream)?.end();
           traces.delete(m.stream);
-        }
-        else if (m.kind === 'hello') worker.send({ tag: TAG, kind: 'config', slot: s.slot, config: workerConfig(config, s.slot, internal) });
+        } else if (m.kind === 'hello') worker.send({ tag: TAG, kind: 'config', slot: s.slot, config: workerConfig(config, s.slot, internal) });
         else if (m.kind === 'ready') {
           s.ready = true;
           firstAddresses ??= m.addresses;
