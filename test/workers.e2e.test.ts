@@ -6,7 +6,8 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RPCClient } from 'ocpp-rpc';
 import { chargePoint, Service, within } from './support/harness.js';
-import { START_MS, runToEnd } from './support/process.js';
+import { EPHEMERAL_FLAGS, START_MS, runToEnd } from './support/process.js';
+import { createServer } from 'node:net';
 import { findBinary, startMosquitto } from './support/brokers.js';
 import { CLI, lineAfter, startWorkers, type Workers } from './support/workers-process.js';
 import { TestPki } from './support/certs.js';
@@ -75,6 +76,18 @@ test('[SPEC §7] ocpp.workers: a bad value is one config error naming the key', 
   }
   const auto = await runToEnd(process.execPath, [...CLI, 'check-config', '--workers', 'auto']);
   assert.equal(auto.code, 0, auto.stderr);
+});
+
+test('[SPEC §2, §7] --workers 2 with the OCPP port in use: the workers\' startup error is one line on stderr, exit 1, no process left', T, async (t) => {
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.after(() => blocker.close());
+  const port = (blocker.address() as { port: number }).port;
+  const r = await runToEnd(process.execPath, [...CLI, ...EPHEMERAL_FLAGS, '--workers', '2', '--ocpp-port', String(port), '--log-level', 'silent'], { ms: START_MS });
+  assert.equal(r.code, 1);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0] ?? '', new RegExp(`port ${port} .*in use.*--ocpp-port`));
 });
 
 test('[SPEC §7] --workers 2, embedded broker: CPs on both workers, round trips, API on every worker, takeover across workers, kill -9 and restart, /metrics sums, SIGTERM drains', T, async (t) => {
