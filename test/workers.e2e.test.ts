@@ -291,4 +291,9 @@ test('[SPEC §7, §8] --workers 2 with a wss:// listener (profile 2, auth.file):
   await assert.rejects(chargePoint(t, w.wssUrl, 'S1', { password: 'wrong', wsOpts: { ca: caPem } }));
   await assert.rejects(chargePoint(t, w.wssUrl, 'S1', { password: 'wrong', wsOpts: { ca: caPem } }));
   assert.equal((await getJson(`${w.api}/api/v1/clients/S1`)).status, 200, 'refused attempts replace nothing');
+
+  // SIGHUP to the primary (systemd's ExecReload signals the main pid only) reaches every worker.
+  const mark = w.p.lines.length;
+  w.p.child.kill('SIGHUP');
+  for (const slot of [1, 2]) await lineAfter(w.p, new RegExp(`"worker":${slot},.*"signal":"SIGHUP".*"msg":"gateway\\.signal"`), `worker ${slot} to log SIGHUP`, mark);
 });
