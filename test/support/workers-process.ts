@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import type { GatewayFactory } from './behaviour-suite.js';
 import { defer } from './cleanup.js';
 import { within } from './harness.js';
-import { EPHEMERAL_FLAGS, START_MS, lineProcess, type LineProcess } from './process.js';
+import { EPHEMERAL_FLAGS, START_MS, lineProcess, startCommand, type LineProcess } from './process.js';
 
-/** The sources as `npm run dev` runs them (the dev script's node flags aside). */
-export const CLI = ['--import', 'tsx', 'src/cli.ts'];
+/** The sources as `npm run dev` runs them, its Node flags included (the workers inherit them). */
+export const CLI = startCommand();
 
 export interface Workers {
   p: LineProcess;
