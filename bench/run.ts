@@ -15,6 +15,7 @@ const SCENARIOS: Record<string, () => Promise<Scenario>> = {
   api: async () => (await import('./api.js')).run,
   flood: async () => (await import('./flood.js')).run,
   profile: async () => (await import('./profile.js')).run,
+  scale: async () => (await import('./scale.js')).run,
 };
 
 const args = process.argv.slice(2);
