@@ -218,6 +218,7 @@ export async function run(opts: { quick: boolean; flags: Record<string, string> 
   try {
     gw = await startGatewayProcess(sets);
     log(`gateway pid ${gw.pid} (${processTree(gw.pid).length} processes) on port ${gw.ocppPort}, broker ${gw.mqttPort}`);
+    if (gw.mqttPort === 0) throw new Error('scale: the gateway reported no embedded broker port');
     svc = await startService(gw.mqttPort);
     const rssIdle = treeRss(gw.pid);
     const epochMs = Date.now();
@@ -260,7 +261,7 @@ export async function run(opts: { quick: boolean; flags: Record<string, string> 
     }
     await sleep(600); // the last reports
     const hold = totals(gens);
-    const holdSeconds = (Date.now() - holdAt) / 1000;
+    const holdSeconds = (Date.now() - holdAt - 600) / 1000;
     const pids = processTree(gw.pid);
     const rssEnd = treeRss(gw.pid);
     const rssByProcess = Object.fromEntries(pids.map((p) => {
@@ -334,7 +335,7 @@ export async function run(opts: { quick: boolean; flags: Record<string, string> 
       ['gateway KiB per CP (end RSS / N; growth over idle / N)', `${(kib(rssEnd) / n).toFixed(1)}; ${(kib(rssEnd - rssIdle) / n).toFixed(1)}`],
     ];
     if (kill) {
-      rows.push(['kill -9 of one worker: CPs dropped', String(kill['disconnected'])]);
+      rows.push(['kill -9 of one worker: CPs dropped', `${String(kill['disconnected'])} (close codes: ${fmtCodes(kill['closeCodes'] as Record<string, number>)}; ${String(kill['connectErrors'])} connect errors while reconnecting)`]);
       rows.push(['… all reconnected / booted again after', kill['allBack'] ? `${(kill['reconnectedSeconds'] as number).toFixed(1)} s / ${(kill['rebootedSeconds'] as number).toFixed(1)} s` : 'not all back in time']);
     }
     const flagsUsed = `--cps=${n}${workersFlag !== undefined ? ` --workers=${workersFlag}` : ''} --hold=${holdS} --heartbeat=${heartbeatS} --loadgens=${loadgens} --addresses=${addresses}${killWorker ? ' --kill-worker' : ''}`;

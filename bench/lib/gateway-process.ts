@@ -35,8 +35,10 @@ export async function startGatewayProcess(sets: string[] = [], nodeArgs: string[
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   for await (const line of lines) {
-    const e = JSON.parse(line) as { msg: string; ocpp?: { port: number }; mqtt?: { port: number }; api?: { port: number } };
-    if (e.msg === 'gateway.started') {
+    const e = JSON.parse(line) as { msg: string; worker?: number; ocpp?: { port: number }; mqtt?: { port: number }; api?: { port: number } };
+    // With ocpp.workers > 1 each worker logs its own gateway.started (its broker is the primary's, no
+    // ports of its own); the primary's line, once every worker is ready, is the one that counts.
+    if (e.msg === 'gateway.started' && e.worker === undefined) {
       lines.on('line', () => undefined);
       return {
         child,
