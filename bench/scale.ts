@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { startGatewayProcess, type GatewayProcess } from './lib/gateway-process.js';
 import { startService } from './lib/load.js';
 import { histogramPercentile, mergeHistograms, type Histogram, type LoadgenConfig, type LoadgenReport } from './lib/scale-loadgen.js';
-import { rssBytes, table } from './lib/stats.js';
+import { cpuMs, rssBytes, table } from './lib/stats.js';
 import { BENCH_GATEWAY_SETTINGS } from './lib/targets.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -66,6 +66,19 @@ const treeRss = (pid: number) => processTree(pid).reduce((a, p) => {
     return a;
   }
 }, 0);
+
+/** CPU time (user + system) of a process and its descendants, ms. */
+const treeCpuMs = (pid: number) => processTree(pid).reduce((a, p) => {
+  try {
+    return a + cpuMs(p);
+  } catch {
+    return a;
+  }
+}, 0);
+const selfCpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 
 interface Loadgen {
   child: ChildProcess;
@@ -233,6 +246,14 @@ export async function run(opts: { quick: boolean; flags: Record<string, string> 
 
     // ---- the storm ----
     log(`${n} CPs from ${loadgens} load generator(s), ${addresses} source address(es), ${concurrency} handshakes in flight each; workers ${workers}`);
+    const gensCpu = () => gens.reduce((a, g) => {
+      try {
+        return a + cpuMs(g.child.pid as number);
+      } catch {
+        return a;
+      }
+    }, 0);
+    const cpu0 = { gateway: treeCpuMs(gw.pid), loadgens: gensCpu(), self: selfCpuMs() };
     const stormAt = Date.now();
     for (const g of gens) g.send('connect');
     let lastLog = 0;
@@ -249,11 +270,14 @@ export async function run(opts: { quick: boolean; flags: Record<string, string> 
     const allBootedS = storm.allBootedAt === undefined ? undefined : (storm.allBootedAt - stormAt) / 1000;
     log(allBooted ? `all connected after ${allConnectedS?.toFixed(1)} s, all booted after ${allBootedS?.toFixed(1)} s` : `not all booted within ${connectTimeoutS} s (${storm.open} open, ${storm.booted} booted)`);
     const rssConnected = treeRss(gw.pid);
+    const cpu1 = { gateway: treeCpuMs(gw.pid), loadgens: gensCpu(), self: selfCpuMs() };
+    const stormCpu = { gatewaySeconds: (cpu1.gateway - cpu0.gateway) / 1000, loadgensSeconds: (cpu1.loadgens - cpu0.loadgens) / 1000, serviceSeconds: (cpu1.self - cpu0.self) / 1000, wallSeconds: (Date.now() - stormAt) / 1000 };
 
     // ---- the hold ----
     for (const g of gens) g.send('reset');
     await sleep(600); // every generator's report of the new phase
     const holdAt = Date.now();
+    const holdCpu0 = treeCpuMs(gw.pid);
     while (Date.now() - holdAt < holdS * 1000) {
       await sleep(Math.min(10_000, holdS * 1000 - (Date.now() - holdAt)));
       const t = totals(gens);
@@ -262,6 +286,7 @@ export async function run(opts: { quick: boolean; flags: Record<string, string> 
     await sleep(600); // the last reports
     const hold = totals(gens);
     const holdSeconds = (Date.now() - holdAt - 600) / 1000;
+    const holdGatewayCpuPercent = ((treeCpuMs(gw.pid) - holdCpu0) / 1000 / ((Date.now() - holdAt) / 1000)) * 100;
     const pids = processTree(gw.pid);
     const rssEnd = treeRss(gw.pid);
     const rssByProcess = Object.fromEntries(pids.map((p) => {
@@ -314,8 +339,8 @@ export async function run(opts: { quick: boolean; flags: Record<string, string> 
     const p99 = histogramPercentile(hold.histogram, 99);
     const json = {
       n, workers, loadgens, addresses, concurrency, heartbeatSeconds: heartbeatS, holdSeconds, jitterMs,
-      storm: { allConnected: allBooted, allConnectedSeconds: allConnectedS, connectsPerSecond: allConnectedS ? n / allConnectedS : undefined, allBootedSeconds: allBootedS, connectErrors: storm.connectErrors, connectErrorKinds: storm.connectErrorKinds, disconnects: storm.disconnects, closeCodes: storm.closeCodes },
-      hold: { open: hold.open, disconnects: hold.disconnects, closeCodes: hold.closeCodes, connectErrors: hold.connectErrors, heartbeatsSent: hold.heartbeatsSent, heartbeatsAnswered: hold.heartbeatsAnswered, heartbeatErrors: hold.heartbeatErrors, heartbeatsLate: hold.heartbeatsLate, p50Ms: p50, p99Ms: p99, maxMs: hold.maxLatencyMs, histogram: hold.histogram },
+      storm: { allConnected: allBooted, allConnectedSeconds: allConnectedS, connectsPerSecond: allConnectedS ? n / allConnectedS : undefined, allBootedSeconds: allBootedS, connectErrors: storm.connectErrors, connectErrorKinds: storm.connectErrorKinds, disconnects: storm.disconnects, closeCodes: storm.closeCodes, cpu: stormCpu },
+      hold: { open: hold.open, disconnects: hold.disconnects, closeCodes: hold.closeCodes, connectErrors: hold.connectErrors, heartbeatsSent: hold.heartbeatsSent, heartbeatsAnswered: hold.heartbeatsAnswered, heartbeatErrors: hold.heartbeatErrors, heartbeatsLate: hold.heartbeatsLate, p50Ms: p50, p99Ms: p99, maxMs: hold.maxLatencyMs, gatewayCpuPercent: holdGatewayCpuPercent, histogram: hold.histogram },
       gateway: { processes: pids.length, rssIdleBytes: rssIdle, rssConnectedBytes: rssConnected, rssEndBytes: rssEnd, rssByProcess, kibPerCp: kib(rssEnd) / n, kibPerCpOverIdle: kib(rssEnd - rssIdle) / n },
       kill,
     };
@@ -326,10 +351,12 @@ export async function run(opts: { quick: boolean; flags: Record<string, string> 
       ['all connected after (from the start of the storm)', allConnectedS === undefined ? `not within ${connectTimeoutS} s` : `${allConnectedS.toFixed(1)} s`],
       ['connect rate', allConnectedS ? `${Math.round(n / allConnectedS).toLocaleString('en-US')} /s` : '–'],
       ['all booted after', allBootedS === undefined ? '–' : `${allBootedS.toFixed(1)} s`],
+      ['CPU during the storm: gateway (all processes) / load generators / service (this process)', `${stormCpu.gatewaySeconds.toFixed(1)} / ${stormCpu.loadgensSeconds.toFixed(1)} / ${stormCpu.serviceSeconds.toFixed(1)} s over ${stormCpu.wallSeconds.toFixed(1)} s`],
       ['connect errors during the storm', `${storm.connectErrors} (${fmtCodes(storm.connectErrorKinds)})`],
       ['hold', `${holdSeconds.toFixed(0)} s, a Heartbeat per CP every ${heartbeatS} s`],
       ['disconnects during the hold', `${hold.disconnects} (close codes: ${fmtCodes(hold.closeCodes)})`],
       ['heartbeats sent / answered during the hold', `${hold.heartbeatsSent} / ${hold.heartbeatsAnswered} (${hold.heartbeatErrors} CALLERROR, ${hold.heartbeatsLate} skipped as still unanswered)`],
+      ['gateway CPU during the hold (all processes)', `${holdGatewayCpuPercent.toFixed(1)} % of a core`],
       ['heartbeat round trip p50 / p99 / max', `${fmtMs(p50)} / ${fmtMs(p99)} / ${fmtMs(hold.maxLatencyMs)} ms`],
       ['gateway RSS, all processes: idle → connected → end of hold', `${(rssIdle / 2 ** 20).toFixed(0)} → ${(rssConnected / 2 ** 20).toFixed(0)} → ${(rssEnd / 2 ** 20).toFixed(0)} MiB`],
       ['gateway KiB per CP (end RSS / N; growth over idle / N)', `${(kib(rssEnd) / n).toFixed(1)}; ${(kib(rssEnd - rssIdle) / n).toFixed(1)}`],
