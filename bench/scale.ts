@@ -106,6 +106,21 @@ interface Totals {
   maxLatencyMs: number;
 }
 
+function mergeCounts(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
+}
+
+/** CPU ms of each process of a tree, by pid. */
+function cpuByPid(pid: number): Record<number, number> {
+  const out: Record<number, number> = {};
+  for (const p of processTree(pid)) {
+    try {
+      out[p] = cpuMs(p);
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
 function totals(gens: Loadgen[]): Totals {
   const t: Totals = { open: 0, booted: 0, connectErrors: 0, connectErrorKinds: {}, disconnects: 0, closeCodes: {}, heartbeatsSent: 0, heartbeatsAnswered: 0, heartbeatErrors: 0, heartbeatsLate: 0, histogram: {}, maxLatencyMs: 0 };
   const maxOf = (a: number | undefined, b: number | undefined) => (a === undefined ? b : b === undefined ? a : Math.max(a, b));
@@ -127,9 +142,9 @@ function totals(gens: Loadgen[]): Totals {
     t.lastBootAt = maxOf(t.lastBootAt, r.lastBootAt);
     const p = r.phase;
     t.connectErrors += p.connectErrors;
-    mergeHistograms(t.connectErrorKinds, p.connectErrorKinds);
+    mergeCounts(t.connectErrorKinds, p.connectErrorKinds);
     t.disconnects += p.disconnects;
-    mergeHistograms(t.closeCodes, p.closeCodes);
+    mergeCounts(t.closeCodes, p.closeCodes);
     t.heartbeatsSent += p.heartbeatsSent;
     t.heartbeatsAnswered += p.heartbeatsAnswered;
     t.heartbeatErrors += p.heartbeatErrors;
@@ -254,6 +269,7 @@ export async function run(opts: { quick: boolean; flags: Record<string, string> 
       }
     }, 0);
     const cpu0 = { gateway: treeCpuMs(gw.pid), loadgens: gensCpu(), self: selfCpuMs() };
+    const cpuByPid0 = cpuByPid(gw.pid);
     const stormAt = Date.now();
     for (const g of gens) g.send('connect');
     let lastLog = 0;
@@ -271,7 +287,9 @@ export async function run(opts: { quick: boolean; flags: Record<string, string> 
     log(allBooted ? `all connected after ${allConnectedS?.toFixed(1)} s, all booted after ${allBootedS?.toFixed(1)} s` : `not all booted within ${connectTimeoutS} s (${storm.open} open, ${storm.booted} booted)`);
     const rssConnected = treeRss(gw.pid);
     const cpu1 = { gateway: treeCpuMs(gw.pid), loadgens: gensCpu(), self: selfCpuMs() };
-    const stormCpu = { gatewaySeconds: (cpu1.gateway - cpu0.gateway) / 1000, loadgensSeconds: (cpu1.loadgens - cpu0.loadgens) / 1000, serviceSeconds: (cpu1.self - cpu0.self) / 1000, wallSeconds: (Date.now() - stormAt) / 1000 };
+    const cpuByPid1 = cpuByPid(gw.pid);
+    const gatewayCpuSecondsByPid = Object.fromEntries(Object.entries(cpuByPid1).map(([p, ms]) => [p === String(gw!.pid) ? `primary ${p}` : `child ${p}`, (ms - (cpuByPid0[Number(p)] ?? 0)) / 1000]));
+    const stormCpu = { gatewayByProcessSeconds: gatewayCpuSecondsByPid, gatewaySeconds: (cpu1.gateway - cpu0.gateway) / 1000, loadgensSeconds: (cpu1.loadgens - cpu0.loadgens) / 1000, serviceSeconds: (cpu1.self - cpu0.self) / 1000, wallSeconds: (Date.now() - stormAt) / 1000 };
 
     // ---- the hold ----
     for (const g of gens) g.send('reset');
