@@ -14,7 +14,7 @@ import type { EmbeddedBroker } from '../bridge/embedded-broker.js';
 import { StartupError } from '../errors.js';
 import type { GatewayAddresses } from '../gateway.js';
 import { configSecrets, redactText, redactUrl, type Logger } from '../obs/log.js';
-import { Metrics } from '../obs/metrics.js';
+import { Metrics, statsOf } from '../obs/metrics.js';
 import { systemClock } from '../session/clock.js';
 import { RecentDisconnects, type DisconnectedCp } from '../session/cp-facts.js';
 import { Registry } from '../session/registry.js';
@@ -294,7 +294,7 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterGate
     };
     const aggregated = {
       metrics: async () => (await aggregatedRegistry()).metrics(),
-      stats: async () => snapshot(await (await aggregatedRegistry()).getMetricsAsJSON()),
+      stats: async () => statsOf(await (await aggregatedRegistry()).getMetricsAsJSON()),
     };
     const ready = () => {
       const checks = { workers: slots.every((s) => s.worker !== undefined && s.ready), broker: embedded?.isConnected() ?? true };
@@ -359,17 +359,4 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterGate
     if (err instanceof Error) err.message = redactText(err.message, configSecrets(config));
     throw err;
   }
-}
-
-/** /api/v1/stats over the aggregate: as Metrics.snapshot, {metric: value | {labels joined by ",": value}}. */
-function snapshot(json: ReadonlyArray<MetricObjectWithValues<MetricValue<string>>>): Record<string, unknown> {
-  const out: Record<string, number | Record<string, number>> = {};
-  for (const m of json) {
-    if (String(m.type) === 'histogram') continue;
-    const name = m.name.replace(/^ocpp_gateway_/, '');
-    const values = m.values as Array<{ value: number; labels: Record<string, string | number> }>;
-    if (values.length === 1 && Object.keys(values[0]?.labels ?? {}).length === 0) out[name] = values[0]?.value ?? 0;
-    else out[name] = Object.fromEntries(values.map((v) => [Object.values(v.labels).join(','), v.value]));
-  }
-  return out;
 }

@@ -255,14 +255,19 @@ export class Metrics {
 
   /** Counters as plain JSON for /api/v1/stats: {metric: {labels joined by ",": value}}. */
   async snapshot(): Promise<Record<string, number | Record<string, number>>> {
-    const out: Record<string, number | Record<string, number>> = {};
-    for (const m of await this.registry.getMetricsAsJSON()) {
-      if (String(m.type) === 'histogram') continue;
-      const name = m.name.replace(/^ocpp_gateway_/, '');
-      const values = m.values as Array<{ value: number; labels: Record<string, string | number> }>;
-      if (values.length === 1 && Object.keys(values[0]?.labels ?? {}).length === 0) out[name] = values[0]?.value ?? 0;
-      else out[name] = Object.fromEntries(values.map((v) => [Object.values(v.labels).join(','), v.value]));
-    }
-    return out;
+    return statsOf(await this.registry.getMetricsAsJSON());
   }
+}
+
+/** A registry's JSON (one process's, or the workers' aggregate) as /api/v1/stats shows it; histograms left out. */
+export function statsOf(json: ReadonlyArray<{ name: string; type: unknown; values: unknown }>): Record<string, number | Record<string, number>> {
+  const out: Record<string, number | Record<string, number>> = {};
+  for (const m of json) {
+    if (String(m.type) === 'histogram') continue;
+    const name = m.name.replace(/^ocpp_gateway_/, '');
+    const values = m.values as Array<{ value: number; labels: Record<string, string | number> }>;
+    if (values.length === 1 && Object.keys(values[0]?.labels ?? {}).length === 0) out[name] = values[0]?.value ?? 0;
+    else out[name] = Object.fromEntries(values.map((v) => [Object.values(v.labels).join(','), v.value]));
+  }
+  return out;
 }

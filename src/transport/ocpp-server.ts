@@ -12,25 +12,12 @@ import type { Admission } from './admission.js';
 import type { CpSessions } from './cp-sessions.js';
 import { OcppListener, type ListenerSpec } from './listeners.js';
 import type { RefusalReports } from './refusal-reports.js';
-import { UpgradePipeline } from './upgrade-pipeline.js';
+import { UpgradePipeline, type UpgradePipelineDeps } from './upgrade-pipeline.js';
 
 export type { ListenerSpec } from './listeners.js';
 
-export interface OcppServerDeps {
-  readonly config: Readonly<Config>;
-  readonly listener: ListenerSpec;
-  readonly clock: Clock;
-  readonly log: Logger;
-  readonly metrics: Metrics;
-  readonly bridge: Bridge;
-  readonly sessions: CpSessions;
-  readonly auth: AuthProvider;
-  readonly admission: Admission;
-  /** Shared by every listener: how many refused upgrades per source address get a log line and an event. */
-  readonly refusalReports: RefusalReports;
-  /** False while the broker is unreachable: new charge points are refused with 503. */
-  readonly brokerReady: () => boolean;
-}
+/** What one listener needs: the pipeline's dependencies, with the listener in place of the entry and peer. */
+export type OcppServerDeps = Omit<UpgradePipelineDeps, 'entry' | 'peer'> & { readonly listener: ListenerSpec };
 
 export class OcppServer {
   readonly listener: OcppListener;
