@@ -19,7 +19,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startGatewayProcess, type GatewayProcess } from './lib/gateway-process.js';
 import { startService } from './lib/load.js';
-import { histogramPercentile, mergeHistograms, type Histogram, type LoadgenConfig, type LoadgenReport } from './lib/scale-loadgen.js';
+import { histogramPercentile, mergeHistograms, type Histogram, type LoadgenConfig, type LoadgenReport, type PhaseCounters } from './lib/scale-loadgen.js';
 import { cpuMs, rssBytes, table } from './lib/stats.js';
 import { BENCH_GATEWAY_SETTINGS } from './lib/targets.js';
 
@@ -87,23 +87,14 @@ interface Loadgen {
   send(cmd: string): void;
 }
 
-interface Totals {
+/** The generators' phase counters summed, with the connect progress of the whole fleet. */
+interface Totals extends Omit<PhaseCounters, 'otherCalls'> {
   open: number;
   booted: number;
   allOpenAt?: number | undefined;
   allBootedAt?: number | undefined;
   lastOpenAt?: number | undefined;
   lastBootAt?: number | undefined;
-  connectErrors: number;
-  connectErrorKinds: Record<string, number>;
-  disconnects: number;
-  closeCodes: Record<string, number>;
-  heartbeatsSent: number;
-  heartbeatsAnswered: number;
-  heartbeatErrors: number;
-  heartbeatsLate: number;
-  histogram: Histogram;
-  maxLatencyMs: number;
 }
 
 function mergeCounts(into: Record<string, number>, from: Record<string, number>): void {
