@@ -4,6 +4,7 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Aedes, type AedesPublishPacket } from 'aedes';
+import { indexedMemoryPersistence } from './retained-store.js';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { BrokerMessageHandler, BrokerPort, PublishOptions } from './broker.js';
 import { closeServer, listen } from '../transport/listen.js';
@@ -138,7 +139,10 @@ export class EmbeddedBroker implements BrokerPort {
   }
 
   static async start(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
-    const aedes = await Aedes.createBroker(options.credentials ? { authenticate: checkCredentials(options.credentials) } : {});
+    // Retained messages indexed by topic level: a SUBSCRIBE costs the levels it names, not one test
+    // per retained presence message (src/bridge/retained-store.ts).
+    const persistence = indexedMemoryPersistence();
+    const aedes = await Aedes.createBroker(options.credentials ? { persistence, authenticate: checkCredentials(options.credentials) } : { persistence });
     const broker = new EmbeddedBroker(aedes, options);
     try {
       const tcp = await listen(broker.#tcp, options.host, options.port, {

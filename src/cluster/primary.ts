@@ -20,7 +20,7 @@ import { RecentDisconnects, type DisconnectedCp } from '../session/cp-facts.js';
 import { Registry } from '../session/registry.js';
 import type { Connection, TraceEvent } from '../transport/connection.js';
 import type { ComposeContext } from '../compose/context.js';
-import { buildCatalog } from '../compose/catalog.js';
+import { schemaCatalog } from '../compose/catalog.js';
 import { embeddedBroker } from '../compose/brokers/embedded.js';
 import { startApi } from '../compose/api.js';
 import { Pending, TAG, isOurs, type FromWorker, type Op, type Requests } from './ipc.js';
@@ -304,8 +304,9 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterGate
 
     let api: Awaited<ReturnType<typeof startApi>> | undefined;
     if (config.api.enabled) {
-      // The catalog is compiled here too: the API's CALL form and action list read it.
-      const catalog = buildCatalog(ctx);
+      // The API's CALL form and action list read the schema sets; nothing is compiled here (the
+      // workers check the messages, and a bad json_schema_dir stops the start in them).
+      const catalog = schemaCatalog(config);
       api = await startApi(ctx, { registry: new Registry<Connection>(), recentlyDisconnected: new RecentDisconnects(), metrics, catalog, ready, clients, aggregated });
     }
 

@@ -7,14 +7,14 @@ import type { Metrics } from '../obs/metrics.js';
 import type { RecentDisconnects } from '../session/cp-facts.js';
 import type { Registry } from '../session/registry.js';
 import type { Connection } from '../transport/connection.js';
-import type { Catalog } from './catalog.js';
+import type { ApiCatalog } from './catalog.js';
 import { sampledWarn, type ComposeContext } from './context.js';
 
 export interface ApiDeps {
   readonly registry: Registry<Connection>;
   readonly recentlyDisconnected: RecentDisconnects;
   readonly metrics: Metrics;
-  readonly catalog: Catalog;
+  readonly catalog: ApiCatalog;
   readonly ready: () => { ready: boolean; checks: Record<string, boolean> };
   /** ocpp.workers > 1: the primary's API asks the workers (src/cluster/primary.ts). */
   readonly clients?: HttpApiDeps['clients'];

@@ -4,7 +4,7 @@
 import type { Config, Protocol } from '../config/schema.js';
 import { StartupError } from '../errors.js';
 import { configuredSchemas, MessageChecks } from '../validation/checks.js';
-import { bundledSchemas, schemaKey, type SchemaMap } from '../validation/schema-source.js';
+import { schemaKey, type SchemaMap } from '../validation/schema-source.js';
 import type { ComposeContext } from './context.js';
 
 export interface Catalog {
@@ -15,6 +15,35 @@ export interface Catalog {
   requestSchema(protocol: Protocol, action: string): Record<string, unknown> | undefined;
 }
 
+/** What the API reads of the catalog: the CALL list and the CALL form's schemas. */
+export type ApiCatalog = Pick<Catalog, 'actionsOf' | 'requestSchema'>;
+
+/**
+ * The API's view of the schemas without compiling them: the workers' primary (ocpp.workers > 1)
+ * serves the API but checks no message, so it reads the schema sets and skips the ~2 s and the
+ * memory of compiling them; each worker compiles its own, and a bad json_schema_dir stops the start
+ * there. Both views list the same actions: a validator is compiled for every schema of the set.
+ */
+export function schemaCatalog(config: Readonly<Config>, compiled?: MessageChecks): ApiCatalog {
+  const schemaMaps = new Map<Protocol, SchemaMap>();
+  const schemasOf = (protocol: Protocol): SchemaMap => {
+    let map = schemaMaps.get(protocol);
+    if (map === undefined) schemaMaps.set(protocol, (map = configuredSchemas(config as Config, protocol)));
+    return map;
+  };
+  const actionLists = new Map<Protocol, string[]>();
+  const actionsOf = (protocol: Protocol): string[] => {
+    let list = actionLists.get(protocol);
+    if (list === undefined) {
+      list = compiled?.validator(protocol)?.actions('req') ?? [...new Set([...schemasOf(protocol).keys()].filter((k) => k.endsWith('.req')).map((k) => k.slice(0, -4)))].sort();
+      actionLists.set(protocol, list);
+    }
+    return list;
+  };
+  const requestSchema = (protocol: Protocol, action: string): Record<string, unknown> | undefined => schemasOf(protocol).get(schemaKey(action, 'req'));
+  return { actionsOf, requestSchema };
+}
+
 export function buildCatalog({ config, log }: ComposeContext): Catalog {
   let checks: MessageChecks;
   try {
@@ -22,20 +51,5 @@ export function buildCatalog({ config, log }: ComposeContext): Catalog {
   } catch (err) {
     throw new StartupError((err as Error).message);
   }
-  const actionLists = new Map<Protocol, string[]>();
-  const actionsOf = (protocol: Protocol): string[] => {
-    let list = actionLists.get(protocol);
-    if (list === undefined) {
-      list = checks.validator(protocol)?.actions('req') ?? [...new Set([...bundledSchemas(protocol).keys()].filter((k) => k.endsWith('.req')).map((k) => k.slice(0, -4)))].sort();
-      actionLists.set(protocol, list);
-    }
-    return list;
-  };
-  const schemaMaps = new Map<Protocol, SchemaMap>();
-  const requestSchema = (protocol: Protocol, action: string): Record<string, unknown> | undefined => {
-    let map = schemaMaps.get(protocol);
-    if (map === undefined) schemaMaps.set(protocol, (map = configuredSchemas(config as Config, protocol)));
-    return map.get(schemaKey(action, 'req'));
-  };
-  return { checks, actionsOf, requestSchema };
+  return { checks, ...schemaCatalog(config, checks) };
 }
