@@ -237,7 +237,9 @@ export const DASHBOARD_SCRIPT = String.raw`
     b.onclick = () => quiet(() => kick(cpId));
     return b;
   }
-  function clientRow(c) {
+  /** ocpp.workers > 1: the API names the worker process serving a charge point; with one process it does not. */
+  function hasWorker(c) { return typeof c.worker === 'number'; }
+  function clientRow(c, workerColumn) {
     const f = c.facts || {};
     return el('tr', null, [
       el('td', { cls: 'id', label: 'Charge point' }, [cpLink(c.cpId)]),
@@ -249,6 +251,7 @@ export const DASHBOARD_SCRIPT = String.raw`
       el('td', { label: 'Last seen', text: ago(c.lastSeenAt) }),
       el('td', { cls: 'num', label: 'Frames in / out', text: c.counters.framesIn + ' / ' + c.counters.framesOut }),
       el('td', { cls: 'num', label: 'Queue', text: String(c.queueLength) }),
+      workerColumn ? el('td', { cls: 'num worker', label: 'Worker pid', text: hasWorker(c) ? String(c.worker) : '–' }) : null,
       el('td', { cls: 'act' }, [kickButton(c.cpId, true)]),
     ]);
   }
@@ -275,7 +278,10 @@ export const DASHBOARD_SCRIPT = String.raw`
     const like = $('search').value.trim();
     if (like) q.set('like', like);
     const { body } = await api('/api/v1/clients?' + q);
-    $('rows').replaceChildren(...(body.data.length ? body.data.map(clientRow) : [emptyRow(like ? 'No connected charge point matches.' : 'No charge point is connected.', 10)]));
+    // The worker column exists only while the API names workers: one process looks as it always did.
+    const workerColumn = body.data.some(hasWorker);
+    $('th-worker').hidden = !workerColumn;
+    $('rows').replaceChildren(...(body.data.length ? body.data.map((c) => clientRow(c, workerColumn)) : [emptyRow(like ? 'No connected charge point matches.' : 'No charge point is connected.', 10)]));
     const pages = Math.max(1, Math.ceil(body.meta.count / PAGE));
     $('count').textContent = body.meta.count + ' connected';
     $('page').textContent = page + ' / ' + pages;
@@ -366,6 +372,7 @@ export const DASHBOARD_SCRIPT = String.raw`
         ['Heartbeat', body.heartbeatInterval === null ? null : body.heartbeatInterval + ' s'],
         ['In flight', 'from CP ' + body.inflight.up + ', to CP ' + body.inflight.down], ['Queue', String(body.queueLength)],
         ['Frames', body.counters.framesIn + ' in, ' + body.counters.framesOut + ' out'],
+        ...(hasWorker(body) ? [['Worker pid', String(body.worker)]] : []),
       ]);
       renderFacts(body.facts);
       setConnected(true, body.protocol);

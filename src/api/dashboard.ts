@@ -188,7 +188,7 @@ const BODY = String.raw`
         <button id="prev" type="button">&larr; Prev</button><span id="page" class="muted"></span><button id="next" type="button">Next &rarr;</button>
       </div>
       <table class="stack">
-        <thead><tr><th>Charge point</th><th>Protocol</th><th>Vendor · model</th><th>Firmware</th><th>Connectors</th><th>Connected</th><th>Last seen</th><th class="num">Frames in / out</th><th class="num">Queue</th><th></th></tr></thead>
+        <thead><tr><th>Charge point</th><th>Protocol</th><th>Vendor · model</th><th>Firmware</th><th>Connectors</th><th>Connected</th><th>Last seen</th><th class="num">Frames in / out</th><th class="num">Queue</th><th id="th-worker" title="ocpp.workers &gt; 1: the pid of the worker process serving it" hidden>Worker pid</th><th></th></tr></thead>
         <tbody id="rows"></tbody>
       </table>
     </div>
