@@ -126,3 +126,32 @@ test('[SPEC §6] bundled schemas and the official OCA files give the same verdic
     if (!a.ok && !b.ok && 'failure' in a && 'failure' in b) assert.equal(a.failure.code, b.failure.code, c.name);
   }
 });
+
+test('bundled sets compile lazily: nothing at construction, each schema on the first message of its action, every one of every version compiles', () => {
+  for (const protocol of Object.keys(PROTOCOLS) as Array<keyof typeof PROTOCOLS>) {
+    const schemas = bundledSchemas(protocol);
+    const lazy = new SchemaValidator(PROTOCOLS[protocol], schemas, { lazy: true });
+    assert.equal(lazy.compiled, 0, protocol);
+    assert.equal(lazy.size, schemas.size, protocol);
+    // The action lists come from the set, not from what has been compiled.
+    assert.deepEqual(lazy.actions('req'), new SchemaValidator(PROTOCOLS[protocol], new Map([...schemas].filter(([k]) => k.endsWith('.req')))).actions('req'), protocol);
+    assert.deepEqual(lazy.validate('FlyToTheMoon', 'req', {}), { ok: false, unknownAction: true });
+    assert.equal(lazy.compiled, 0, `${protocol}: an unknown action compiles nothing`);
+    for (const kind of ['req', 'conf'] as const) {
+      for (const action of lazy.actions(kind)) {
+        const verdict = lazy.validate(action, kind, {});
+        assert.ok(!('unknownAction' in verdict), `${protocol} ${action}.${kind}`);
+        // Once compiled, the same function answers: no second compile (Ajv would refuse the $id twice).
+        assert.deepEqual(lazy.validate(action, kind, {}), verdict);
+      }
+    }
+    assert.equal(lazy.compiled, schemas.size, `${protocol}: every schema compiled`);
+  }
+});
+
+test('an eager set (json_schema_dir, schemas handed in) refuses to construct when a schema does not compile, naming it', () => {
+  const broken = new Map([['Heartbeat.req', { type: 'object', properties: { a: { $ref: '#/definitions/missing' } } }]]);
+  assert.throws(() => new SchemaValidator(v16, broken), /schema Heartbeat\.req for ocpp1\.6 does not compile/);
+  const lazy = new SchemaValidator(v16, broken, { lazy: true });
+  assert.throws(() => lazy.validate('Heartbeat', 'req', {}), /schema Heartbeat\.req for ocpp1\.6 does not compile/);
+});

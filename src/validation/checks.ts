@@ -29,7 +29,7 @@ export interface MessageChecksOptions {
   readonly schemas?: (protocol: Protocol) => SchemaMap;
 }
 
-/** Validators of the bundled schema sets, compiled once per process. */
+/** Validators of the bundled schema sets, one per process, each schema compiled on its first use. */
 const BUNDLED_VALIDATORS = new Map<Protocol, SchemaValidator>();
 
 export class MessageChecks {
@@ -63,8 +63,12 @@ export class MessageChecks {
         const source = fromSchemaDir(protocol, config) ? `json_schema_dir ${config.json_schema_dir}` : PROTOCOLS[protocol].schemas.bundledFile;
         throw new Error(`message_format_checking: no JSON schemas for ${protocol} (from ${source}); remove ${protocol} from ocpp.protocols or set message_format_checking: disable`);
       }
-      const validator = new SchemaValidator(PROTOCOLS[protocol], schemas);
-      if (options.schemas === undefined && !fromSchemaDir(protocol, config)) BUNDLED_VALIDATORS.set(protocol, validator);
+      // The bundled sets compile (test/validation.test.ts compiles every schema of them): compiled on
+      // first use. An operator's json_schema_dir, or schemas handed in, compile now, so that a bad file
+      // stops the start with its name instead of failing on the first message of its action.
+      const bundled = options.schemas === undefined && !fromSchemaDir(protocol, config);
+      const validator = new SchemaValidator(PROTOCOLS[protocol], schemas, { lazy: bundled });
+      if (bundled) BUNDLED_VALIDATORS.set(protocol, validator);
       this.#validators.set(protocol, validator);
       options.log?.info({ protocol, schemas: validator.size }, 'validation.schemas_loaded');
     }
