@@ -115,7 +115,7 @@ test('[SPEC §2] check-config: wrong URL schemes, a key that is not its certific
     '--set', 'ocpp.security_profile=3',
   ]);
   assert.equal(r.code, 1);
-  assert.match(lineOf(r.lines, 'mqtt.url'), /^mqtt\.url: "http:\/\/broker:1883" has the scheme http:\/\/; expected one of mqtt:\/\/, mqtts:\/\/, ws:\/\/, wss:\/\/ \(from flag --mqtt-url\)$/);
+  assert.match(lineOf(r.lines, 'mqtt.url'), /^mqtt\.url: "http:\/\/broker:1883" has the scheme http:\/\/; expected one of mqtt:\/\/, mqtts:\/\/, ws:\/\/, wss:\/\/, mqtt\+unix:\/\/ \(from flag --mqtt-url\)$/);
   assert.match(lineOf(r.lines, 'auth.http.url'), /^auth\.http\.url: "ftp:\/\/\*\*\*@auth\.example\/check" has the scheme ftp:\/\/; expected one of http:\/\/, https:\/\/ \(from flag --set auth\.http\.url\)$/);
   assert.match(lineOf(r.lines, 'mqtt.tls.key_file'), new RegExp(`^mqtt\\.tls\\.key_file: ${escape(other.key)} is not the key of the certificate in mqtt\\.tls\\.cert_file \\(.+\\) \\(from flag --set mqtt\\.tls\\.key_file; mqtt\\.tls\\.cert_file from flag --set mqtt\\.tls\\.cert_file\\)$`));
   assert.match(lineOf(r.lines, 'mqtt.tls.ca_file'), /holds no PEM certificate \(from flag --set mqtt\.tls\.ca_file\)$/);

@@ -3,6 +3,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
+import { existsSync, statSync } from 'node:fs';
 import { EmbeddedBroker } from '../src/bridge/embedded-broker.js';
 import { defer } from './support/cleanup.js';
 import { chargePoint, Service, startTestGateway } from './support/harness.js';
@@ -66,4 +67,28 @@ test('[SPEC §7] mqtt.embedded.username without a password is a config error nam
   const r = loadConfig({ overrides: [['mqtt.embedded.username', 'csms']] });
   assert.equal(r.ok, false);
   assert.match(r.ok ? '' : r.errors.join('\n'), /mqtt\.embedded\.password: is required with mqtt\.embedded\.username/);
+});
+
+test('[SPEC §7 Workers] the internal listener is a unix socket in a directory only this user may enter; only its own credentials log in; gone after close', { timeout: 20_000 }, async (t) => {
+  const broker = await EmbeddedBroker.start({ host: '127.0.0.1', port: 0, wsEnabled: false, wsPort: 0, wsPath: '/mqtt', qos: 1 });
+  let closed = false;
+  defer(t, async () => {
+    if (!closed) await broker.close();
+  });
+  const credentials = { username: 'ocpp-gateway-worker', password: 'internal-secret' };
+  const url = await broker.listenInternal(credentials);
+  const m = /^mqtt\+unix:\/\/(\/.+)\/mqtt\.sock$/.exec(url);
+  assert.ok(m, url);
+  const dir = m[1]!;
+  assert.equal(statSync(dir).mode & 0o777, 0o700, 'the directory is private to the gateway user');
+  assert.ok(statSync(`${dir}/mqtt.sock`).isSocket());
+
+  const worker = await mqtt.connectAsync(url, { ...credentials, reconnectPeriod: 0, connectTimeout: 5000 });
+  await worker.subscribeAsync('ocpp/+/dn/#');
+  await worker.endAsync();
+  await assert.rejects(mqtt.connectAsync(url, { username: credentials.username, password: 'wrong', reconnectPeriod: 0, connectTimeout: 5000 }), /Bad username or password|Not authorized/);
+
+  await broker.close();
+  closed = true;
+  assert.equal(existsSync(dir), false, 'the socket and its directory are removed on close');
 });

@@ -4,6 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chargePoint, Service, startTestGateway, until, upgradeStatus } from './support/harness.js';
 import { startMosquitto } from './support/brokers.js';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { configSchema, type Config } from '../src/config/schema.js';
+import { startupProblems } from '../src/config/startup-checks.js';
 
 test('[SPEC §7] external Mosquitto: boot round trip, service CALL, presence; no embedded broker', { timeout: 20_000 }, async (t) => {
   const mosq = await startMosquitto(t);
@@ -100,4 +105,29 @@ test('[SPEC §7] two instances on one broker: CP1 moves from A to B; A closes it
   assert.equal(presence.at(-1), true, 'A\'s teardown did not mark CP1 offline');
   const disconnected = await svc.waitFor('ocpp/CP1/event/disconnected');
   assert.equal((disconnected.json as { reason: string }).reason, 'replaced');
+});
+
+test('[SPEC §7] external Mosquitto on a unix socket (mqtt+unix:///path): boot round trip and service CALL; a host in such a URL is refused naming mqtt.url', { timeout: 20_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ocpp-gw-unix-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  chmodSync(dir, 0o777); // Mosquitto started as root drops to its own user, which creates the socket here
+  const socket = join(dir, 'broker.sock');
+  const mosq = await startMosquitto(t, `listener 0 ${socket}\n`);
+  const url = `mqtt+unix://${socket}`;
+  const { ocppUrl } = await startTestGateway(t, { 'mqtt.url': url });
+  const svc = await Service.connect(t, url);
+  svc.client.on('message', (topic) => {
+    const m = /^ocpp\/CP1\/up\/request\/BootNotification\/(.+)$/.exec(topic);
+    if (m) void svc.publish(`ocpp/CP1/dn/response/BootNotification/${m[1]}`, { status: 'Accepted', currentTime: '2026-11-23T10:00:00.000Z', interval: 60 });
+  });
+  const cp = await chargePoint(t, ocppUrl, 'CP1');
+  cp.handle('Reset', async () => ({ status: 'Accepted' }));
+  assert.equal(((await cp.call('BootNotification', { chargePointVendor: 'A', chargePointModel: 'B' })) as { status: string }).status, 'Accepted');
+  await svc.publish('ocpp/CP1/dn/request/Reset/r1', { type: 'Hard' });
+  assert.deepEqual((await svc.waitFor('ocpp/CP1/up/response/Reset/r1')).json, { status: 'Accepted' });
+  assert.ok(mosq.port > 0);
+
+  const base = configSchema.parse({});
+  assert.deepEqual(await startupProblems({ ...base, mqtt: { ...base.mqtt, url } } as Config), []);
+  assert.deepEqual(await startupProblems({ ...base, mqtt: { ...base.mqtt, url: 'mqtt+unix://broker/run/m.sock' } } as Config), ['mqtt.url: "mqtt+unix://broker/run/m.sock" names no socket path; write it as mqtt+unix:///path/to/socket']);
 });

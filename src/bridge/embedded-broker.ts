@@ -10,7 +10,13 @@ import type { BrokerMessageHandler, BrokerPort, PublishOptions } from './broker.
 import { closeServer, listen } from '../transport/listen.js';
 import { batchWrites } from './batch-writes.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { OriginPolicy } from '../transport/web-guards.js';
+
+/** sockaddr_un.sun_path holds 108 bytes on Linux (104 on BSD and macOS), the terminating NUL included. */
+const MAX_UNIX_SOCKET_PATH = 103;
 
 /** The embedded broker's login check: constant-time comparison of both fields (3.1.1 return code 4 on mismatch). */
 function checkCredentials(expected: { readonly username: string; readonly password: string }) {
@@ -112,10 +118,15 @@ export class EmbeddedBroker implements BrokerPort {
   }
 
   /**
-   * [SPEC §7 Workers] a second MQTT listener for the gateway's own worker processes (ocpp.workers > 1):
-   * loopback only, a free port, and its own credentials, which only it accepts. Returns the port.
+   * [SPEC §7 Workers] a second MQTT listener for the gateway's own worker processes (ocpp.workers > 1),
+   * with its own credentials, which only it accepts. A unix socket in a fresh directory only this user
+   * may enter (mkdtemp, mode 0700): every message of every charge point crosses this link twice, and a
+   * unix socket costs the kernel less per write than loopback TCP, which is where the primary spent a
+   * third of its CPU in a connect storm (docs/performance.md, Scale). Where the socket path would be
+   * too long for the platform (a long TMPDIR), a free loopback TCP port instead. Returns the URL the
+   * workers connect to (`mqtt+unix:///…/mqtt.sock` or `mqtt://127.0.0.1:PORT`).
    */
-  async listenInternal(credentials: { readonly username: string; readonly password: string }): Promise<number> {
+  async listenInternal(credentials: { readonly username: string; readonly password: string }): Promise<string> {
     const internal = new WeakSet<object>();
     const internalCheck = checkCredentials(credentials);
     type Authenticate = ReturnType<typeof checkCredentials>;
@@ -129,7 +140,22 @@ export class EmbeddedBroker implements BrokerPort {
       this.#aedes.handle(socket);
     });
     this.#internal = server;
-    return (await listen(server, '127.0.0.1', 0, { what: 'internal MQTT listener for workers', key: 'ocpp.workers', flag: '--workers' })).port;
+    const dir = mkdtempSync(join(tmpdir(), 'ocpp-gateway-'));
+    const path = join(dir, 'mqtt.sock');
+    if (Buffer.byteLength(path) <= MAX_UNIX_SOCKET_PATH) {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(path, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      // The socket file goes with the listener (Node unlinks it on close); the directory after it.
+      server.once('close', () => rmSync(dir, { recursive: true, force: true }));
+      return `mqtt+unix://${path}`;
+    }
+    rmSync(dir, { recursive: true, force: true });
+    return `mqtt://127.0.0.1:${(await listen(server, '127.0.0.1', 0, { what: 'internal MQTT listener for workers', key: 'ocpp.workers', flag: '--workers' })).port}`;
   }
 
   #track(socket: Socket): void {

@@ -110,7 +110,7 @@ export interface ClusterOptions {
 }
 
 /** What each worker runs: the operator's config, the API off (it is here), the broker the primary says. */
-function workerConfig(config: Readonly<Config>, slot: number, internal: { port: number; username: string; password: string } | undefined): Config {
+function workerConfig(config: Readonly<Config>, slot: number, internal: { url: string; username: string; password: string } | undefined): Config {
   const api = { ...config.api, enabled: false };
   if (internal === undefined) {
     // Each worker is its own client of the external broker: a set client id gets the slot, or two
@@ -123,7 +123,7 @@ function workerConfig(config: Readonly<Config>, slot: number, internal: { port: 
     api,
     mqtt: {
       ...config.mqtt,
-      url: `mqtt://127.0.0.1:${internal.port}`, username: internal.username, password: internal.password,
+      url: internal.url, username: internal.username, password: internal.password,
       client_id: '', client_mode: 'shared', protocol_version: '3.1.1', connect_timeout_exit: 0,
       tls: { ...config.mqtt.tls, ca_file: '', cert_file: '', key_file: '', servername: '' },
     },
@@ -145,7 +145,7 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterGate
 
     // The embedded broker lives here, so that services keep one address whichever worker a CP is on.
     let embedded: EmbeddedBroker | undefined;
-    let internal: { port: number; username: string; password: string } | undefined;
+    let internal: { url: string; username: string; password: string } | undefined;
     let mqttAddress: GatewayAddresses['mqtt'];
     if (config.mqtt.url === '') {
       const build = await embeddedBroker.start(ctx);
@@ -154,7 +154,7 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterGate
       cleanups.push(() => e.close());
       mqttAddress = build.mqttAddress;
       const credentials = { username: 'ocpp-gateway-worker', password: randomBytes(24).toString('base64url') };
-      internal = { ...credentials, port: await embedded.listenInternal(credentials) };
+      internal = { ...credentials, url: await embedded.listenInternal(credentials) };
     }
 
     const metrics = new Metrics({

@@ -140,7 +140,7 @@ export const configShape = z
     ),
     mqtt: section(
       {
-        url: str('', 'External broker URL (mqtt://, mqtts://, ws://, wss://). Empty = run the embedded broker.'),
+        url: str('', 'External broker URL (mqtt://, mqtts://, ws://, wss://, or mqtt+unix:///path/to/socket for a broker on a unix socket of this host). Empty = run the embedded broker.'),
         client_id: str('', 'MQTT client id towards an external broker; empty = ocpp-gateway-<random>.'),
         username: str('', 'Username towards an external broker.'),
         password: str('', 'Password towards an external broker.'),

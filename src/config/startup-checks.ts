@@ -11,7 +11,7 @@ import { MessageChecks } from '../validation/checks.js';
 import { PROTOCOLS } from '../ocpp/profiles/index.js';
 import { TopicLayout } from '../bridge/topics.js';
 
-const MQTT_SCHEMES = ['mqtt', 'mqtts', 'ws', 'wss'];
+const MQTT_SCHEMES = ['mqtt', 'mqtts', 'ws', 'wss', 'mqtt+unix'];
 const HTTP_SCHEMES = ['http', 'https'];
 
 export async function startupProblems(config: Readonly<Config>): Promise<string[]> {
@@ -77,6 +77,8 @@ function urlProblem(key: string, url: string, schemes: readonly string[], exampl
   }
   const scheme = parsed.protocol.slice(0, -1);
   if (!schemes.includes(scheme)) return `${key}: ${shown(url)} has the scheme ${scheme}://; expected one of ${expected}`;
+  // A unix socket (MQTT.js's `mqtt+unix:///path/to/socket`): a path, no host.
+  if (scheme.endsWith('+unix')) return parsed.hostname === '' && parsed.pathname.length > 1 ? undefined : `${key}: ${shown(url)} names no socket path; write it as ${scheme}:///path/to/socket`;
   if (parsed.hostname === '') return `${key}: ${shown(url)} has no host`;
   return undefined;
 }
