@@ -1,6 +1,7 @@
 // npm run bench [-- SCENARIO ...] [-- --quick] [-- --name=value ...]: runs benchmark scenarios, prints
 // markdown and writes bench/results/<scenario>.json and .md. `--name=value` flags go to the scenario
-// (e.g. roundtrip: --cps=1000 --seconds=3 --reps=3 --mixes=small,ten --targets=gateway,diy,pipe).
+// (e.g. roundtrip: --cps=1000 --seconds=3 --reps=3 --mixes=small,ten --targets=gateway,gateway-workers2,diy,pipe;
+// the target names are bench/lib/targets.ts's TargetName).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 

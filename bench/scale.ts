@@ -13,11 +13,12 @@
 // Flags: --cps=N --workers=N|auto --hold=S --heartbeat=S --loadgens=N --addresses=N --concurrency=N
 // --jitter=MS --connect-timeout=S --kill-worker (or --kill-worker=1).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startGatewayProcess, type GatewayProcess } from './lib/gateway-process.js';
+import { processTree } from './lib/proc-tree.js';
 import { startService } from './lib/load.js';
 import { histogramPercentile, mergeHistograms, type Histogram, type LoadgenConfig, type LoadgenReport, type PhaseCounters } from './lib/scale-loadgen.js';
 import { cpuMs, rssBytes, table } from './lib/stats.js';
@@ -33,31 +34,6 @@ const MAX_PER_ADDRESS = 25_000;
 const sourceAddress = (k: number) => `127.77.${Math.floor(k / 250)}.${1 + (k % 250)}`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The pids of a process and all its descendants, through /proc/PID/task/TID/children. */
-export function processTree(pid: number): number[] {
-  const out: number[] = [];
-  const walk = (p: number) => {
-    out.push(p);
-    let tasks: string[] = [];
-    try {
-      tasks = readdirSync(`/proc/${p}/task`);
-    } catch {
-      return; // gone
-    }
-    for (const t of tasks) {
-      let children = '';
-      try {
-        children = readFileSync(`/proc/${p}/task/${t}/children`, 'utf8');
-      } catch {
-        continue;
-      }
-      for (const c of children.split(' ').filter((s) => s !== '')) walk(Number(c));
-    }
-  };
-  walk(pid);
-  return out;
-}
 
 const treeRss = (pid: number) => processTree(pid).reduce((a, p) => {
   try {

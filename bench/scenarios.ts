@@ -86,6 +86,7 @@ const ROUNDTRIP_TARGETS: TargetName[] = ['gateway', 'gateway-mosquitto', 'diy', 
 const TARGET_LABELS: Record<string, string> = {
   gateway: 'gateway (embedded broker)',
   'gateway-baseline': 'gateway before (--baseline), embedded broker',
+  'gateway-workers2': 'gateway, ocpp.workers 2 (primary with the embedded broker + 2 workers)',
   'gateway-mosquitto': 'gateway + external Mosquitto',
   diy: 'lean DIY: ocpp-rpc strict + in-process aedes',
   'diy-tuned': 'lean DIY with the gateway\'s Node flags',
@@ -103,8 +104,9 @@ const spread = (values: number[], digits: number) => {
 /**
  * Per-core efficiency (issue 15): every target under both mixes, `reps` repetitions interleaved
  * (targets forward, then reversed, mixes inside each repetition), each sample a fresh process. CPU is
- * the target's process plus its external broker's; peak RSS likewise (VmHWM). Flags: --cps, --seconds,
- * --reps, --mixes=small,ten, --targets=a,b,…
+ * the target's process plus its external broker's or its workers'; peak RSS likewise (VmHWM). Flags: --cps,
+ * --seconds, --reps, --mixes=small,ten, --targets=a,b,… (names: bench/lib/targets.ts TargetName, e.g.
+ * gateway-workers2)
  */
 export async function roundtrip(opts: BenchOptions) {
   const f = opts.flags ?? {};

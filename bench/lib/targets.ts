@@ -6,12 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { shippedNodeFlags, startGatewayProcess } from './gateway-process.js';
+import { processTree } from './proc-tree.js';
 
 /**
  * `diy` is the lean DIY bridge (ocpp-rpc strict + aedes in the same process, bench/targets/diy-lean.ts);
  * `diy-mqttjs-hop` is the first DIY target, which publishes through an MQTT.js connection to its own aedes.
+ * `gateway-workers2` is the gateway with ocpp.workers=2: a primary (embedded broker, API) and two workers.
  */
-export type TargetName = 'gateway' | 'gateway-baseline' | 'diy-tuned' | 'gateway-mosquitto' | 'gateway-mosquitto-per-client' | 'diy' | 'diy-mqttjs-hop' | 'pipe' | 'floor';
+export type TargetName = 'gateway' | 'gateway-baseline' | 'gateway-workers2' | 'diy-tuned' | 'gateway-mosquitto' | 'gateway-mosquitto-per-client' | 'diy' | 'diy-mqttjs-hop' | 'pipe' | 'floor';
 
 /** Node flags for the gateway process (e.g. --cpu-prof), from the bench's own flags. */
 export interface TargetOptions { nodeArgs?: string[] }
@@ -19,7 +21,7 @@ export interface TargetOptions { nodeArgs?: string[] }
 export interface RunningTarget {
   name: TargetName;
   pid: number;
-  /** Other processes whose CPU belongs to the target (the external broker). */
+  /** Other processes whose CPU and RSS belong to the target (the external broker, the gateway's workers). */
   helperPids: number[];
   ocppPort: number;
   mqttPort: number;
@@ -81,6 +83,18 @@ export async function startTarget(name: TargetName, extraSettings: string[] = []
     case 'gateway': {
       const gw = await startGatewayProcess([...BENCH_GATEWAY_SETTINGS, ...extraSettings], opts.nodeArgs);
       return { name, pid: gw.pid, helperPids: [], ocppPort: gw.ocppPort, mqttPort: gw.mqttPort, stop: gw.stop };
+    }
+    case 'gateway-workers2': {
+      // The workers are the primary's children (node:cluster forks them); /proc counts a process's own CPU
+      // only (a live child's is not in the parent's), so they are sampled as helpers. The primary logs
+      // gateway.started after every worker is ready, so they are all there when this reads the tree.
+      const gw = await startGatewayProcess([...BENCH_GATEWAY_SETTINGS, 'ocpp.workers=2', ...extraSettings], opts.nodeArgs);
+      const workers = processTree(gw.pid).slice(1);
+      if (workers.length !== 2) {
+        await gw.stop();
+        throw new Error(`gateway-workers2: expected 2 worker processes under pid ${gw.pid}, found ${workers.length}`);
+      }
+      return { name, pid: gw.pid, helperPids: workers, ocppPort: gw.ocppPort, mqttPort: gw.mqttPort, stop: gw.stop };
     }
     case 'gateway-baseline': {
       // Another commit's gateway (flag --baseline=DIR: a checkout with dist/ built and node_modules), so a
