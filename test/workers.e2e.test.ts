@@ -94,6 +94,11 @@ test('[SPEC §7] --workers 2, embedded broker: CPs on both workers, round trips,
   const w = await startWorkers(t);
   assert.equal(w.pids.length, 2);
   assert.ok(w.mqttUrl !== undefined, 'the primary hosts the embedded broker');
+  // [docs/operations.md "Node flags"] the primary keeps the shipped young generation; each worker runs
+  // with V8's default (src/cluster/worker-flags.ts).
+  const semiSpace = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a.startsWith('--max-semi-space-size'));
+  assert.deepEqual(semiSpace(w.p.child.pid as number), ['--max-semi-space-size=64']);
+  for (const pid of w.pids) assert.deepEqual(semiSpace(pid), ['--max-semi-space-size=16'], `worker ${pid}`);
   const svc = await bootService(t, w.mqttUrl);
 
   // 20 CPs; round-robin spreads them over both workers.

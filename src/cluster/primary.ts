@@ -1,6 +1,6 @@
 // ocpp.workers > 1: the primary process. It forks the workers (node:cluster, round-robin) that share
 // the OCPP port(s), hosts the embedded broker (services on mqtt.embedded.port as ever; the workers on
-// an internal loopback listener with generated credentials, each one an "external broker" instance
+// an internal unix-socket listener with generated credentials, each one an "external broker" instance
 // with the cluster takeover), restarts a worker that dies (with a backoff), serves the API and
 // /metrics over every worker, and drains them all on SIGTERM. [SPEC §7]
 import cluster, { type Worker } from 'node:cluster';
@@ -23,6 +23,7 @@ import type { ComposeContext } from '../compose/context.js';
 import { schemaCatalog } from '../compose/catalog.js';
 import { embeddedBroker } from '../compose/brokers/embedded.js';
 import { startApi } from '../compose/api.js';
+import { workerExecArgv } from './worker-flags.js';
 import { Pending, TAG, isOurs, type FromWorker, type Op, type Requests } from './ipc.js';
 
 /** How long the primary waits for one worker's answer to an API question or a scrape. */
@@ -166,7 +167,7 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterGate
     ctx.late.metrics = metrics;
 
     cluster.schedulingPolicy = cluster.SCHED_RR;
-    cluster.setupPrimary({ serialization: 'json' });
+    cluster.setupPrimary({ serialization: 'json', execArgv: workerExecArgv(process.execArgv) });
 
     let started = false;
     let startFailed: ((err: Error) => void) | undefined;
