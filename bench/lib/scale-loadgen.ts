@@ -1,8 +1,8 @@
 // One load-generator process of the `scale` scenario (bench/scale.ts, issue 16): it holds its share of
 // idle charge points, each bound to a chosen loopback source address, and reports to the parent over
 // stdout JSON lines. A CP is a minimal WebSocket client on a raw `node:net` socket (CpSocket below), not
-// `ws`: a `ws` client cost ~0.7 ms of CPU per handshake, as much as the gateway's side, so a large storm
-// measured the generators instead of the gateway. Commands come on stdin, one JSON object per line:
+// `ws`: a `ws` client cost about as much CPU per handshake as the gateway's side, so a large storm
+// measured the generators as much as the gateway. Commands come on stdin, one JSON object per line:
 //   {"cmd":"connect"}  open every CP (at most `concurrency` handshakes in flight), BootNotification each
 //   {"cmd":"reset"}    start a new phase: the phase counters and the latency histogram restart
 //   {"cmd":"stop"}     terminate every socket, send a last report, exit
