@@ -297,8 +297,13 @@ export async function run(opts: { quick: boolean; flags: Record<string, string> 
         process.kill(victim, 'SIGKILL');
         log(`kill -9 worker ${victim}`);
         const dropped = await waitFor(() => totals(gens).disconnects > 0, 10_000);
+        // Also when 99 % of the dropped CPs are booted again: a connection that node:cluster had handed to
+        // the worker as it died is neither accepted nor closed by anyone, and its CP waits for its own
+        // handshake timeout (30 s here) before it retries (docs/scaling.md); this shows the rest apart.
+        let mostBackAt: number | undefined;
         const back = dropped && await waitFor(() => {
           const t = totals(gens);
+          if (mostBackAt === undefined && t.booted >= n - Math.floor(0.01 * t.disconnects)) mostBackAt = Date.now();
           return t.open === n && t.booted === n;
         }, connectTimeoutS * 1000);
         await sleep(600);
@@ -313,6 +318,7 @@ export async function run(opts: { quick: boolean; flags: Record<string, string> 
           allBack: back,
           reconnectedSeconds: back && t.lastOpenAt !== undefined ? (t.lastOpenAt - killAt) / 1000 : undefined,
           rebootedSeconds: back && t.lastBootAt !== undefined ? (t.lastBootAt - killAt) / 1000 : undefined,
+          mostRebootedSeconds: mostBackAt !== undefined ? (mostBackAt - killAt) / 1000 : undefined,
           processesAfter: processTree(gw.pid).length,
         };
         log(`kill: ${t.disconnects} CPs dropped, ${back ? `all back after ${String(kill['reconnectedSeconds'])} s` : 'not all back'}`);
@@ -348,6 +354,7 @@ export async function run(opts: { quick: boolean; flags: Record<string, string> 
     ];
     if (kill) {
       rows.push(['kill -9 of one worker: CPs dropped', `${String(kill['disconnected'])} (close codes: ${fmtCodes(kill['closeCodes'] as Record<string, number>)}; ${String(kill['connectErrors'])} connect errors while reconnecting)`]);
+      rows.push(['… 99 % of them booted again after (to within the generators\' 0.5 s reports)', kill['mostRebootedSeconds'] !== undefined ? `${(kill['mostRebootedSeconds'] as number).toFixed(1)} s` : 'not in time']);
       rows.push(['… all reconnected / booted again after', kill['allBack'] ? `${(kill['reconnectedSeconds'] as number).toFixed(1)} s / ${(kill['rebootedSeconds'] as number).toFixed(1)} s` : 'not all back in time']);
     }
     const flagsUsed = `--cps=${n}${workersFlag !== undefined ? ` --workers=${workersFlag}` : ''} --hold=${holdS} --heartbeat=${heartbeatS} --loadgens=${loadgens} --addresses=${addresses}${killWorker ? ' --kill-worker' : ''}`;
