@@ -1,6 +1,6 @@
 // The gateway with --mqtt-url: an external Mosquitto started by the test. (The full matrix of brokers
 // and client modes is the scale-out work; this proves the external path end to end.)
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { chargePoint, Service, startTestGateway, until, upgradeStatus } from './support/harness.js';
 import { startMosquitto } from './support/brokers.js';
@@ -10,11 +10,9 @@ import { join } from 'node:path';
 import { configSchema, type Config } from '../src/config/schema.js';
 import { startupProblems } from '../src/config/startup-checks.js';
 
-test('[SPEC §7] external Mosquitto: boot round trip, service CALL, presence; no embedded broker', { timeout: 20_000 }, async (t) => {
-  const mosq = await startMosquitto(t);
-  const { gw, ocppUrl, apiUrl } = await startTestGateway(t, { 'mqtt.url': mosq.url });
-  assert.equal(gw.addresses.mqtt, undefined, 'the embedded broker does not start');
-  const svc = await Service.connect(t, mosq.url);
+
+/** CP1 boots (the service accepts it) and answers a service Reset: the external path both ways. */
+async function bootAndReset(t: TestContext, svc: Service, ocppUrl: string): Promise<void> {
   svc.client.on('message', (topic) => {
     const m = /^ocpp\/CP1\/up\/request\/BootNotification\/(.+)$/.exec(topic);
     if (m) void svc.publish(`ocpp/CP1/dn/response/BootNotification/${m[1]}`, { status: 'Accepted', currentTime: '2026-11-23T10:00:00.000Z', interval: 60 });
@@ -24,6 +22,14 @@ test('[SPEC §7] external Mosquitto: boot round trip, service CALL, presence; no
   assert.equal(((await cp.call('BootNotification', { chargePointVendor: 'A', chargePointModel: 'B' })) as { status: string }).status, 'Accepted');
   await svc.publish('ocpp/CP1/dn/request/Reset/r1', { type: 'Hard' });
   assert.deepEqual((await svc.waitFor('ocpp/CP1/up/response/Reset/r1')).json, { status: 'Accepted' });
+}
+
+test('[SPEC §7] external Mosquitto: boot round trip, service CALL, presence; no embedded broker', { timeout: 20_000 }, async (t) => {
+  const mosq = await startMosquitto(t);
+  const { gw, ocppUrl, apiUrl } = await startTestGateway(t, { 'mqtt.url': mosq.url });
+  assert.equal(gw.addresses.mqtt, undefined, 'the embedded broker does not start');
+  const svc = await Service.connect(t, mosq.url);
+  await bootAndReset(t, svc, ocppUrl);
   const online = await svc.waitFor('ocpp/CP1/status');
   assert.equal((online.json as { online: boolean }).online, true);
   assert.equal((await fetch(`${apiUrl}/readyz`)).status, 200);
@@ -116,15 +122,7 @@ test('[SPEC §7] external Mosquitto on a unix socket (mqtt+unix:///path): boot r
   const url = `mqtt+unix://${socket}`;
   const { ocppUrl } = await startTestGateway(t, { 'mqtt.url': url });
   const svc = await Service.connect(t, url);
-  svc.client.on('message', (topic) => {
-    const m = /^ocpp\/CP1\/up\/request\/BootNotification\/(.+)$/.exec(topic);
-    if (m) void svc.publish(`ocpp/CP1/dn/response/BootNotification/${m[1]}`, { status: 'Accepted', currentTime: '2026-11-23T10:00:00.000Z', interval: 60 });
-  });
-  const cp = await chargePoint(t, ocppUrl, 'CP1');
-  cp.handle('Reset', async () => ({ status: 'Accepted' }));
-  assert.equal(((await cp.call('BootNotification', { chargePointVendor: 'A', chargePointModel: 'B' })) as { status: string }).status, 'Accepted');
-  await svc.publish('ocpp/CP1/dn/request/Reset/r1', { type: 'Hard' });
-  assert.deepEqual((await svc.waitFor('ocpp/CP1/up/response/Reset/r1')).json, { status: 'Accepted' });
+  await bootAndReset(t, svc, ocppUrl);
   assert.ok(mosq.port > 0);
 
   const base = configSchema.parse({});
