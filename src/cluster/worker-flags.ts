@@ -5,9 +5,9 @@
 // is a young generation that grows to 2 × 64 MiB under a burst and stays committed afterwards. With N
 // workers that price is paid N times: on 6 workers, with the shipped flag everywhere the host's RSS was
 // 2.3 GiB with 72,000 CPs connected; with 16 MiB everywhere, 1.9 GiB with all 100,000 (docs/performance.md,
-// Scale). Each worker carries 1/N of
-// the load, so its allocation rate, and what a larger young generation saves, shrink with N too:
-// workers run with V8's own default for 64-bit, 16 MiB; the primary keeps the shipped flag.
+// Scale). Each worker carries 1/N of the load, so its allocation rate, and what a larger young
+// generation saves, shrink with N too: workers run with V8's own default for 64-bit, 16 MiB; the
+// primary keeps the shipped flag.
 
 /** V8's default maximum semi-space on 64-bit platforms, MiB. */
 export const WORKER_SEMI_SPACE_MIB = 16;

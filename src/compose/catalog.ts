@@ -22,9 +22,9 @@ export type ApiCatalog = Pick<Catalog, 'actionsOf' | 'requestSchema'>;
  * The API's view of the schemas without compiling them: the workers' primary (ocpp.workers > 1)
  * serves the API but checks no message, so it reads the schema sets and skips the ~2 s and the
  * memory of compiling them; each worker compiles its own, and a bad json_schema_dir stops the start
- * there. Both views list the same actions: a validator is compiled for every schema of the set.
+ * there. The action list is the set's request schemas, as SchemaValidator.actions gives it.
  */
-export function schemaCatalog(config: Readonly<Config>, compiled?: MessageChecks): ApiCatalog {
+export function schemaCatalog(config: Readonly<Config>): ApiCatalog {
   const schemaMaps = new Map<Protocol, SchemaMap>();
   const schemasOf = (protocol: Protocol): SchemaMap => {
     let map = schemaMaps.get(protocol);
@@ -35,7 +35,7 @@ export function schemaCatalog(config: Readonly<Config>, compiled?: MessageChecks
   const actionsOf = (protocol: Protocol): string[] => {
     let list = actionLists.get(protocol);
     if (list === undefined) {
-      list = compiled?.validator(protocol)?.actions('req') ?? [...new Set([...schemasOf(protocol).keys()].filter((k) => k.endsWith('.req')).map((k) => k.slice(0, -4)))].sort();
+      list = [...schemasOf(protocol).keys()].filter((k) => k.endsWith('.req')).map((k) => k.slice(0, -4)).sort();
       actionLists.set(protocol, list);
     }
     return list;
@@ -51,5 +51,5 @@ export function buildCatalog({ config, log }: ComposeContext): Catalog {
   } catch (err) {
     throw new StartupError((err as Error).message);
   }
-  return { checks, ...schemaCatalog(config, checks) };
+  return { checks, ...schemaCatalog(config) };
 }
