@@ -121,8 +121,8 @@ export class EmbeddedBroker implements BrokerPort {
    * [SPEC §7 Workers] a second MQTT listener for the gateway's own worker processes (ocpp.workers > 1),
    * with its own credentials, which only it accepts. A unix socket in a fresh directory only this user
    * may enter (mkdtemp, mode 0700): every message of every charge point crosses this link twice, and a
-   * unix socket costs the kernel less per write than loopback TCP, which is where the primary spent a
-   * third of its CPU in a connect storm (docs/performance.md, Scale). Where the socket path would be
+   * unix socket costs the kernel less per write than loopback TCP (`writev`, kernel time included, led
+   * the primary's profile of a connect storm; docs/performance.md, Scale). Where the socket path would be
    * too long for the platform (a long TMPDIR), a free loopback TCP port instead. Returns the URL the
    * workers connect to (`mqtt+unix:///…/mqtt.sock` or `mqtt://127.0.0.1:PORT`).
    */
